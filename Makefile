@@ -1,0 +1,44 @@
+# Fresh-machine entry points. `make demo` and `make test` set everything up first.
+# torch/torchvision are installed with pip from this workplace's local wheel store
+# (pip only: uv/poetry would download gigabytes); pyproject.toml declares ranges.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.xai-eval-installed
+TORCH_PINS := torch==2.14.1 torchvision==0.29.1
+
+.PHONY: setup system-deps demo test lint bench clean
+
+$(STAMP): pyproject.toml Makefile
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q $(TORCH_PINS)
+	$(PY) -m pip install -q -e '.[test,real]'
+	# foolbox's wheel carries 20 labelled ImageNet photos; we only read its files.
+	$(PY) -m pip install -q --no-deps 'foolbox==3.3.4'
+	# pytorch-grad-cam is a benchmark/test-only peer; its deps minus the GUI OpenCV.
+	$(PY) -m pip install -q --no-deps 'grad-cam>=1.5' ttach opencv-python-headless scikit-learn joblib threadpoolctl
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+# Debian's chromium + driver for the browser tests (Playwright drives /usr/bin/chromium).
+system-deps:
+	@if [ ! -x /usr/bin/chromium ]; then \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver; \
+	fi
+
+demo: setup
+	$(VENV)/bin/xai-eval demo
+
+lint: setup
+	$(VENV)/bin/ruff check .
+
+test: setup system-deps lint
+	$(PY) -m pytest -q -n 2 || [ $$? -eq 5 ]
+
+bench: setup
+	$(PY) benchmarks/explainers.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info

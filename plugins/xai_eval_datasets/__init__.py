@@ -1,0 +1,1 @@
+"""Built-in plugin package xai_eval_datasets (placeholder until its issue lands)."""

@@ -1,0 +1,1 @@
+"""Built-in plugin package xai_eval_excitation (placeholder until its issue lands)."""

@@ -1,0 +1,61 @@
+"""Built-in plugin: input-gradient explainers (backprop, deconvnet, guided backprop)."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from collections.abc import Iterator
+from typing import Any, ClassVar
+
+from xai_eval import hookimpl
+from xai_eval.explain.base import InputGradientExplainer
+from xai_eval.explain.relu_rules import ReluRuleMode
+
+
+class Backprop(InputGradientExplainer):
+    """Vanilla gradients dy^c/dx (Simonyan et al. 2014), max |grad| over colour channels.
+
+    Paper: https://arxiv.org/abs/1312.6034 — the "Backprop" row of the Grad-CAM paper's
+    localization table. ``attribute`` returns the signed (B, 3, H, W) gradient.
+    """
+
+    name: ClassVar[str] = "backprop"
+    options: ClassVar[dict[str, Any]] = {}
+
+
+class _ReluRuleExplainer(InputGradientExplainer):
+    rule: ClassVar[str] = ""
+
+    @contextmanager
+    def _relu_context(self) -> Iterator[None]:
+        mode = ReluRuleMode(self.rule)
+        with mode:
+            yield
+        mode.check(self.name)
+
+
+class GuidedBackprop(_ReluRuleExplainer):
+    """Guided backpropagation (Springenberg et al. 2015): ReLUs pass positive gradients of positive inputs.
+
+    Paper: https://arxiv.org/abs/1412.6806. Every ReLU call is rewritten (modules, in-place,
+    reused and functional ones alike; see :mod:`xai_eval.explain.relu_rules`).
+    """
+
+    name: ClassVar[str] = "guided_backprop"
+    options: ClassVar[dict[str, Any]] = {}
+    rule: ClassVar[str] = "guided"
+
+
+class Deconvnet(_ReluRuleExplainer):
+    """Deconvnet (Zeiler & Fergus 2014): ReLUs pass ReLU(grad_out), ignoring the forward mask.
+
+    Paper: https://arxiv.org/abs/1311.2901.
+    """
+
+    name: ClassVar[str] = "deconvnet"
+    options: ClassVar[dict[str, Any]] = {}
+    rule: ClassVar[str] = "deconvnet"
+
+
+@hookimpl
+def xai_eval_register_explainers() -> list[type]:
+    return [Backprop, GuidedBackprop, Deconvnet]

@@ -1,0 +1,31 @@
+"""The small public API: list explainers, build one by name."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch.nn as nn
+
+from xai_eval.plugins import Registries, default_registries
+
+
+def available_explainers(registries: Registries | None = None) -> list[str]:
+    """Names of every explainer the installed plugins register, sorted."""
+    return (registries or default_registries()).names("explainers")
+
+
+def get_explainer(
+    name: str,
+    model: nn.Module,
+    target_layer: str | nn.Module | None = None,
+    registries: Registries | None = None,
+    **options: Any,
+):
+    """Build the explainer registered as ``name`` for ``model``.
+
+    ``target_layer`` is a module, a dotted name (``"layer4"``, ``"features.28"``) or ``None``
+    for the automatic choice; methods that work on the input ignore it. ``options`` are the
+    method's own parameters (see ``xai-eval plugins --verbose``); an unknown option is an error.
+    """
+    entry = (registries or default_registries()).get("explainers", name)
+    return entry.cls(model, target_layer=target_layer, **options)
