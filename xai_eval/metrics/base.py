@@ -1,0 +1,77 @@
+"""What every metric receives and how it accumulates (the torchmetrics pattern).
+
+The math lives in pure functions (``xai_eval.metrics.functional`` and friends); a
+:class:`Metric` class calls them per sample in :meth:`Metric.update`, returns the per-image
+values (which the suite runner stores, one SQL row per image), and aggregates in
+:meth:`Metric.compute`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import torch
+
+
+@dataclass
+class MetricSample:
+    """One (image, class) pair to score, with everything any metric may need.
+
+    Sizes: ``saliency`` and masks are at the image's (model input) resolution H x W.
+    Boxes are float ``xyxy`` pixel coordinates in that same frame.
+    """
+
+    image_id: str
+    gt_class: int  # the class explained (the ground-truth class for GT-known metrics)
+    saliency: torch.Tensor  # (H, W) non-negative map for gt_class
+    gt_boxes: torch.Tensor  # (N, 4) boxes of gt_class; may be empty (0, 4)
+    gt_mask: torch.Tensor | None = None  # (H, W) bool mask of gt_class, if the dataset has masks
+    image: torch.Tensor | None = None  # (3, H, W) model-ready (normalised) input
+    difficult: bool = False  # TorchRay's "difficult" subset flag for this (image, class)
+    gt_box_difficult: torch.Tensor | None = None  # (N,) bool, PASCAL "difficult" per box
+    all_gt_classes: tuple[int, ...] = ()  # every class annotated in the image
+    logits: torch.Tensor | None = None  # (C,) model output for the image
+    topk_classes: torch.Tensor | None = None  # (5,) predicted classes, best first
+    topk_saliency: torch.Tensor | None = None  # (5, H, W) maps for topk_classes
+    model: Any = None  # torch.nn.Module, for perturbation metrics (deletion, insertion)
+    explainer: Any = None  # xai_eval Explainer, for occlusion correlation / sanity checks
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+class Metric:
+    """Base class of metric plugins: ``update`` per sample, ``compute`` at the end.
+
+    Subclasses set ``name``, ``higher_is_better``, ``requires`` (sample fields that must
+    not be None/empty, e.g. ``{"gt_mask"}``) and the parameters they accept in ``params``
+    (name -> paper default), so a suite can record every protocol choice.
+    """
+
+    name: ClassVar[str] = ""
+    higher_is_better: ClassVar[bool] = True
+    requires: ClassVar[frozenset[str]] = frozenset()
+    params: ClassVar[dict[str, Any]] = {}
+
+    def __init__(self, **params: Any) -> None:
+        unknown = sorted(set(params) - set(self.params))
+        if unknown:
+            from xai_eval.errors import InputValidationError
+
+            raise InputValidationError(
+                f"metric {self.name!r} has no parameter(s) {unknown}; its parameters are "
+                f"{sorted(self.params) or 'none'}"
+            )
+        self.config: dict[str, Any] = {**self.params, **params}
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget accumulated state."""
+        raise NotImplementedError
+
+    def update(self, sample: MetricSample) -> dict[str, float | bool | None]:
+        """Score one sample; return its per-image values (JSON-serialisable scalars)."""
+        raise NotImplementedError
+
+    def compute(self) -> dict[str, float]:
+        """Aggregate everything seen since :meth:`reset`."""
+        raise NotImplementedError
