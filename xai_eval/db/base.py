@@ -129,7 +129,7 @@ def alembic_config(url: str | None = None) -> Any:
     return config
 
 
-def upgrade(url: str | None = None, revision: str = "head") -> None:
+def upgrade(url: str | None = None, revision: str = "heads") -> None:
     """Apply migrations up to ``revision`` (creating the schema in an empty database)."""
     from alembic import command
 

@@ -1,0 +1,1 @@
+"""Built-in plugin: model sources (torchvision + local weights, import paths, embedded, real)."""
