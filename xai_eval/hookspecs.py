@@ -9,7 +9,8 @@ Implementations may accept fewer arguments than the spec ("opt-in arguments"); t
 always calls hooks with keyword arguments so new parameters can be added later.
 
 The documentation in ``docs/plugins.md`` must list every hook below with its exact
-signature; ``tests/test_plugin_meta.py`` checks that it does.
+signature; ``tests/plugins/test_plugin_meta.py`` checks that it does, and that every hook
+is exercised by a test.
 """
 
 from __future__ import annotations

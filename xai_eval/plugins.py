@@ -3,7 +3,8 @@
 :func:`get_plugin_manager` is the one place that knows the load order:
 
 1. add the hook specs (:mod:`xai_eval.hookspecs`);
-2. read ``XAI_EVAL_BLOCK_PLUGINS`` (comma-separated plugin names to skip);
+2. read ``XAI_EVAL_BLOCK_PLUGINS`` (comma-separated plugin names to skip, whatever the
+   source: entry point, plugins-directory file stem, or extra plugin name);
 3. load the ``xai_eval`` entry-point group, unless ``XAI_EVAL_DISABLE_PLUGIN_AUTOLOAD`` is
    set — the built-in plugins in ``plugins/`` arrive through this same group;
 4. load one-off plugin files from a plugins directory (``--plugins-dir`` or
@@ -12,13 +13,15 @@
 6. ``check_pending()``, which catches misspelt hook names.
 
 A plugin that fails at any step (import error, a hook argument the spec does not have, a
-misspelt hook, a hook that raises, a duplicate name) is recorded as a :class:`PluginError`
+misspelt hook, a hook that raises or returns something other than a list of classes of the
+right base class, a duplicate name) is recorded as a :class:`PluginError`
 naming it, is left out, and never takes the other plugins down.
 ``XAI_EVAL_TRACE_PLUGINS=1`` prints every hook call to stderr.
 """
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import os
 import sys
@@ -154,16 +157,29 @@ class _Loader:
         self.info: dict[str, tuple[str, str]] = {}  # plugin name -> (version, source)
 
     def register(self, plugin: Any, name: str, version: str, source: str) -> None:
+        if self.pm.is_blocked(name):
+            return
+        existing = self.pm.get_plugin(name)
+        if existing is not None:
+            previous = self.info.get(name, ("", "another plugin"))[1]
+            self.errors.append(PluginError(
+                name, f"a plugin named {name!r} is already loaded (from {previous}); "
+                f"{source} was skipped. Rename one of them"))
+            return
         try:
             self.pm.register(plugin, name=name)
             self.info[name] = (version, source)
-        except (pluggy.PluginValidationError, ValueError) as exc:
+        except pluggy.PluginValidationError as exc:
             self.errors.append(PluginError(name, f"rejected by the hook specs: {exc}"))
+        except ValueError as exc:  # the same object registered twice under two names
+            self.errors.append(PluginError(name, f"could not be registered: {exc}"))
 
     def load_entry_points(self, blocked: set[str]) -> None:
+        seen: dict[str, str] = {}
         for ep in entry_points(group=ENTRY_POINT_GROUP):
-            if ep.name in blocked or self.pm.get_plugin(ep.name) is not None:
-                continue
+            if ep.name in blocked or seen.get(ep.name) == ep.value:
+                continue  # blocked, or the same distribution found twice on sys.path
+            seen.setdefault(ep.name, ep.value)
             version = ep.dist.version if ep.dist is not None else "unknown"
             try:
                 plugin = ep.load()
@@ -192,10 +208,12 @@ class _Loader:
 
     def check_pending(self) -> None:
         """Unregister plugins that implement hooks no spec defines (misspellings)."""
-        for hook_name, caller in vars(self.pm.hook).items():
+        for hook_name, caller in list(vars(self.pm.hook).items()):
             if getattr(caller, "spec", True) is not None:
                 continue
             for impl in caller.get_hookimpls():
+                if impl.optionalhook:
+                    continue
                 self.errors.append(
                     PluginError(impl.plugin_name, f"implements {hook_name!r}, which is no xai-eval hook")
                 )
@@ -221,6 +239,8 @@ def get_plugin_manager(
         pm.enable_tracing()
     loader = _Loader(pm)
     blocked = _blocked_names()
+    for name in blocked:
+        pm.set_blocked(name)
     if load_entry_points is None:
         load_entry_points = not os.environ.get("XAI_EVAL_DISABLE_PLUGIN_AUTOLOAD")
     if load_entry_points:
@@ -235,6 +255,23 @@ def get_plugin_manager(
     return pm, loader.errors, loader.info
 
 
+#: keyword arguments the core passes to each hook (none yet; pluggy's "opt-in arguments"
+#: let a later version add some without breaking existing plugins)
+HOOK_ARGUMENTS: dict[str, dict[str, Any]] = {hook: {} for hook in KIND_HOOKS.values()}
+
+
+def _call_one(pm: pluggy.PluginManager, hook_name: str, impl: Any) -> Any:
+    """Call one plugin's implementation of a list hook, traced like a pluggy hook call."""
+    if impl.hookwrapper or getattr(impl, "wrapper", False):
+        raise TypeError("register hooks are plain list hooks; wrappers are not supported")
+    trace = pm.trace.root.get("hook")
+    trace(hook_name, f"[plugin {impl.plugin_name}]")
+    available = HOOK_ARGUMENTS.get(hook_name, {})
+    result = impl.function(**{arg: available[arg] for arg in impl.argnames})
+    trace("finish", hook_name, f"[plugin {impl.plugin_name}] -->", result)
+    return result
+
+
 def build_registries(
     plugins_dir: str | os.PathLike[str] | None = None,
     extra_plugins: Iterable[Any] = (),
@@ -245,17 +282,25 @@ def build_registries(
     registries = Registries(errors=list(errors))
     hooks_by_plugin: dict[str, list[str]] = {}
     for kind, hook_name in KIND_HOOKS.items():
-        hook = getattr(pm.hook, hook_name)
-        # Call each implementation on its own so one that raises leaves the others usable.
-        for impl in hook.get_hookimpls():
+        impls = getattr(pm.hook, hook_name).get_hookimpls()
+        # Call each implementation on its own, in load order (the first plugin to register
+        # a name keeps it), so that one that raises leaves the others usable.
+        for impl in impls:
             plugin_name = impl.plugin_name
             hooks_by_plugin.setdefault(plugin_name, []).append(hook_name)
             try:
-                returned = impl.function() or []
+                returned = _call_one(pm, hook_name, impl)
             except Exception as exc:
                 registries.errors.append(
                     PluginError(plugin_name, f"{hook_name}() raised {type(exc).__name__}: {exc}")
                 )
+                continue
+            if returned is None:
+                continue
+            if not isinstance(returned, (list, tuple)):
+                registries.errors.append(PluginError(
+                    plugin_name, f"{hook_name}() must return a list of classes, "
+                    f"not {type(returned).__name__}"))
                 continue
             version = info.get(plugin_name, ("unknown", ""))[0]
             for cls in returned:
@@ -276,6 +321,12 @@ def _add_entry(registries: Registries, kind: str, cls: Any, plugin: str, version
             PluginError(plugin, f"returned {cls!r} as a {noun}, which is not a class with a `name`")
         )
         return
+    base = _kind_base(kind)
+    if base is not None and not issubclass(cls, base):
+        registries.errors.append(PluginError(
+            plugin, f"{noun} {name!r} ({cls.__module__}.{cls.__qualname__}) must subclass "
+            f"{base.__module__}.{base.__qualname__}"))
+        return
     existing = registries.entries[kind].get(name)
     if existing is not None:
         registries.errors.append(
@@ -288,6 +339,27 @@ def _add_entry(registries: Registries, kind: str, cls: Any, plugin: str, version
         )
         return
     registries.entries[kind][name] = RegistryEntry(name, cls, plugin, version, _summary(cls))
+
+
+#: registry kind -> "module:Class" every registered class must subclass
+KIND_BASES: dict[str, str] = {
+    "explainers": "xai_eval.explain.base:Explainer",
+    "metrics": "xai_eval.metrics.base:Metric",
+    "datasets": "xai_eval.data.base:Dataset",
+    "models": "xai_eval.models.base:ModelSource",
+    "study_tasks": "xai_eval.studies.tasks:StudyTask",
+}
+
+
+def _kind_base(kind: str) -> type | None:
+    """The base class of ``kind``, or None while that area's module does not exist yet."""
+    module_name, _, attr = KIND_BASES[kind].partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError:  # the area is not built (yet); its plugins' classes go unchecked
+        return None
+    base = getattr(module, attr, None)
+    return base if isinstance(base, type) else None
 
 
 _default: Registries | None = None
