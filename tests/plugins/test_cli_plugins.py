@@ -1,0 +1,64 @@
+"""``xai-eval plugins`` and ``--plugins-dir`` through click's CliRunner."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from xai_eval.cli import main
+from xai_eval.plugins import build_registries
+
+from .conftest import DIR_EXPLAINER_SOURCE
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner(env={"COLUMNS": "250"})  # wide enough that rich never wraps a row
+
+
+def rows_with(output: str, word: str) -> list[list[str]]:
+    """Table rows (cells split on the box character) whose first cell is ``word``."""
+    rows = []
+    for line in output.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("│").split("│")]
+        if cells and cells[0] == word:
+            rows.append(cells)
+    return rows
+
+
+def test_lists_every_explainer_with_its_plugin_and_version(runner) -> None:
+    result = runner.invoke(main, ["plugins"])
+    registries = build_registries()
+    assert registries.names("explainers"), "no explainer is installed"
+    for name in registries.names("explainers"):
+        entry = registries.get("explainers", name)
+        (row,) = rows_with(result.output, name)
+        assert row[1:4] == [entry.plugin, entry.version, entry.summary], result.output
+    for info in registries.plugins:
+        (row,) = rows_with(result.output, info.name)
+        assert row[1] == info.version
+
+
+def test_help_explains_the_command(runner) -> None:
+    result = runner.invoke(main, ["plugins", "--help"])
+    assert result.exit_code == 0
+    assert "List every plugin with its version" in result.output
+
+
+def test_plugins_dir_option_loads_a_file(runner, plugin_dir) -> None:
+    folder = plugin_dir(my_experiment=DIR_EXPLAINER_SOURCE)
+    result = runner.invoke(main, ["--plugins-dir", str(folder), "plugins", "--verbose"])
+    (row,) = rows_with(result.output, "dir_gradients")
+    assert row[1:4] == ["my_experiment", "9.9", "Plain gradients, registered from a plugins directory."]
+    (plugin_row,) = rows_with(result.output, "my_experiment")
+    assert plugin_row[2] == str(folder / "my_experiment.py")
+
+
+def test_broken_plugin_is_reported_and_the_rest_still_listed(runner, plugin_dir) -> None:
+    folder = plugin_dir(broken="raise RuntimeError('half-written plugin')\n",
+                        my_experiment=DIR_EXPLAINER_SOURCE)
+    result = runner.invoke(main, ["--plugins-dir", str(folder), "plugins"])
+    assert result.exit_code == 1
+    assert "error: plugin 'broken': import of" in result.output
+    assert "RuntimeError: half-written plugin" in result.output
+    assert rows_with(result.output, "dir_gradients") and rows_with(result.output, "gradcam")
