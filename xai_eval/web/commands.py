@@ -1,0 +1,133 @@
+"""Commands of the study area: ``serve``, ``db upgrade``, ``admin create`` and ``study``.
+
+Every command takes ``--db URL`` (else ``XAI_EVAL_DATABASE_URL``, else ``xai-eval.db`` in
+the working directory). The ``study`` group comes from :mod:`xai_eval.studies.commands`
+when that module is installed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+
+import click
+
+DB_OPTION_HELP = ("Database URL (default: $XAI_EVAL_DATABASE_URL, else sqlite:///xai-eval.db). "
+                  "PostgreSQL: postgresql+psycopg://user@host:5432/name")
+
+
+def register(main: click.Group) -> None:
+    """Attach this area's commands to the ``xai-eval`` group."""
+    main.add_command(serve)
+    main.add_command(db_group)
+    main.add_command(admin_group)
+    try:
+        from xai_eval.studies.commands import register_study_commands
+    except ModuleNotFoundError as exc:
+        if exc.name != "xai_eval.studies.commands":
+            raise
+    else:
+        register_study_commands(main)
+
+
+@click.command("serve")
+@click.option("--db", "db_url", default=None, help=DB_OPTION_HELP)
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Interface to listen on; use 0.0.0.0 only behind a TLS reverse proxy.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535),
+              help="TCP port (0: any free port, printed at start).")
+@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 256),
+              help="Worker threads of the waitress server.")
+@click.option("--insecure-cookies", is_flag=True,
+              help="Send cookies over plain HTTP (local testing without TLS only).")
+@click.option("--samesite", type=click.Choice(["Lax", "Strict", "None"]), default="Lax",
+              show_default=True,
+              help="SameSite of the session cookie. MTurk shows the study in a cross-site "
+                   "iframe, where browsers send only SameSite=None (HTTPS) cookies.")
+@click.option("--trusted-proxy", default=None,
+              help="Address of the reverse proxy whose X-Forwarded-* headers to trust.")
+def serve(db_url: str | None, host: str, port: int, threads: int, insecure_cookies: bool,
+          samesite: str, trusted_proxy: str | None) -> None:
+    """Run the study web app with the waitress production server.
+
+    Participants open /study/<slug>/ (Prolific and MTurk parameters are read from the URL);
+    researchers log in at /admin/ (create an account with `xai-eval admin create`). Apply
+    migrations first with `xai-eval db upgrade`.
+    """
+    from waitress.server import create_server
+
+    from xai_eval.db.base import DatabaseError, database_url
+    from xai_eval.web.app import create_app
+
+    config = {"DATABASE_URL": database_url(db_url), "SESSION_COOKIE_SAMESITE": samesite}
+    if insecure_cookies:
+        config["SESSION_COOKIE_SECURE"] = False
+    try:
+        app = create_app(_env_config() | config)
+    except DatabaseError as exc:
+        raise click.ClickException(str(exc)) from None
+    options: dict[str, object] = {"host": host, "port": port, "threads": threads,
+                                  "ident": "xai-eval", "clear_untrusted_proxy_headers": True}
+    if trusted_proxy:
+        options.update(trusted_proxy=trusted_proxy,
+                       trusted_proxy_headers={"x-forwarded-for", "x-forwarded-proto",
+                                              "x-forwarded-host"})
+    server = create_server(app, **options)
+    click.echo(f"xai-eval serving http://{host}:{server.effective_port}/ "  # type: ignore[union-attr]
+               f"(database {config['DATABASE_URL'].split('@')[-1]})", err=True)
+    sys.stderr.flush()
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is the normal way to stop
+        server.run()
+
+
+def _env_config() -> dict[str, object]:
+    """``XAI_EVAL_*`` settings from the environment (as ``create_app()`` reads them)."""
+    from flask import Config
+
+    config = Config("")
+    config.from_prefixed_env("XAI_EVAL")
+    return dict(config)
+
+
+@click.group("db")
+def db_group() -> None:
+    """Create or migrate the database schema (Alembic migrations in migrations/)."""
+
+
+@db_group.command("upgrade")
+@click.option("--db", "db_url", default=None, help=DB_OPTION_HELP)
+@click.option("--revision", default="heads", show_default=True, help="Target revision.")
+def db_upgrade(db_url: str | None, revision: str) -> None:
+    """Apply every migration up to REVISION (creates the schema in an empty database)."""
+    from xai_eval.db.base import DatabaseError, database_url, upgrade
+
+    try:
+        upgrade(database_url(db_url), revision)
+    except DatabaseError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"database at {database_url(db_url).split('@')[-1]} is at {revision}")
+
+
+@click.group("admin")
+def admin_group() -> None:
+    """Manage the accounts that may log in to /admin/."""
+
+
+@admin_group.command("create")
+@click.argument("username")
+@click.option("--db", "db_url", default=None, help=DB_OPTION_HELP)
+@click.option("--password-stdin", is_flag=True,
+              help="Read the password from the first line of stdin (for scripts).")
+def admin_create(username: str, db_url: str | None, password_stdin: bool) -> None:
+    """Create admin USERNAME, or set a new password if it exists (stored as a hash)."""
+    from xai_eval.web.admin_accounts import AdminAccountError, create_or_update_admin
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        created = create_or_update_admin(db_url, username, password)
+    except AdminAccountError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"admin {username!r} {'created' if created else 'password updated'}")

@@ -1,0 +1,106 @@
+"""The app's protections, in one place so they can be audited together.
+
+* CSRF: Flask-WTF's ``CSRFProtect`` checks every POST/PUT/PATCH/DELETE: forms carry a
+  hidden ``csrf_token``, the JSON API sends the token in the ``X-CSRFToken`` header (the
+  pages put it in a ``<meta>`` tag; automation reads it from ``GET /api/csrf``).
+* Framing: participant pages may be framed by MTurk (which shows ExternalQuestion HITs in
+  an iframe) and by ourselves; every other page, admin included, refuses framing.
+* Cookies: HttpOnly, SameSite=Lax, and Secure unless the app runs in debug/testing mode.
+* Sizes: ``MAX_CONTENT_LENGTH`` bounds every request body (413 beyond it); field limits
+  are enforced where the fields are read (see :mod:`xai_eval.web.validation`).
+* Errors: HTML for pages, JSON for ``/api``; never a stack trace (it goes to the log).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+csrf = CSRFProtect()
+log = logging.getLogger(__name__)
+
+#: Where MTurk shows an ExternalQuestion (production and sandbox use subdomains).
+MTURK_FRAME_ANCESTORS = "https://*.mturk.com https://mturk.com"
+#: Where the debrief page may POST the finished assignment.
+MTURK_SUBMIT_ORIGINS = ("https://www.mturk.com", "https://workersandbox.mturk.com")
+
+_BASE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+             "connect-src 'self'; object-src 'none'; base-uri 'none'")
+PARTICIPANT_CSP = (f"{_BASE_CSP}; form-action 'self' {' '.join(MTURK_SUBMIT_ORIGINS)}; "
+                   f"frame-ancestors 'self' {MTURK_FRAME_ANCESTORS}")
+DENY_CSP = f"{_BASE_CSP}; form-action 'self'; frame-ancestors 'none'"
+
+
+def init_app(app: Flask) -> None:
+    """Configure cookies, CSRF, headers and error handlers on ``app``."""
+    if app.config.get("SESSION_COOKIE_SECURE") is None:
+        app.config["SESSION_COOKIE_SECURE"] = not (app.debug or app.testing)
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
+    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    app.config["WTF_CSRF_HEADERS"] = ["X-CSRFToken", "X-CSRF-Token"]
+    # The token lives as long as the participant's session, not one hour: a participant
+    # who pauses for lunch must still be able to answer.
+    app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)
+    csrf.init_app(app)
+    app.after_request(_security_headers)
+    app.register_error_handler(CSRFError, _csrf_error)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected_error)
+
+
+def _security_headers(response: Response) -> Response:
+    headers = response.headers
+    if request.blueprint == "participant":
+        headers["Content-Security-Policy"] = PARTICIPANT_CSP
+        # Platform ids sit in the query string: never leak them to another site.
+        headers["Referrer-Policy"] = "no-referrer"
+    else:
+        headers["Content-Security-Policy"] = DENY_CSP
+        headers["X-Frame-Options"] = "DENY"
+        headers["Referrer-Policy"] = "same-origin"
+    headers["X-Content-Type-Options"] = "nosniff"
+    headers["Cross-Origin-Opener-Policy"] = "same-origin-allow-popups"
+    if request.blueprint in ("api", "admin", "participant") and "Cache-Control" not in headers:
+        headers["Cache-Control"] = "no-store"
+    if request.is_secure:
+        headers["Strict-Transport-Security"] = "max-age=31536000"
+    return response
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/") or request.path == "/api"
+
+
+def error_response(status: int, error: str, message: str) -> tuple[Response | str, int]:
+    """JSON ``{"error", "message"}`` under /api, an HTML page elsewhere."""
+    if wants_json():
+        return jsonify(error=error, message=message), status
+    return render_template("errors/error.html", status=status, error=error,
+                           message=message), status
+
+
+def _csrf_error(exc: CSRFError) -> tuple[Response | str, int]:
+    return error_response(400, "csrf_failed",
+                          f"{exc.description} Reload the page and try again; API clients send "
+                          "the token from GET /api/csrf in the X-CSRFToken header.")
+
+
+def _http_error(exc: HTTPException) -> tuple[Response | str, int]:
+    status = exc.code or 500
+    if status == 413:
+        return error_response(413, "too_large", "The request body is larger than this server "
+                              "accepts; an answer is a few hundred bytes.")
+    name = (exc.name or "error").lower().replace(" ", "_")
+    return error_response(status, name, exc.description or exc.name)
+
+
+def _unexpected_error(exc: Exception) -> tuple[Response | str, int]:
+    if isinstance(exc, HTTPException):  # pragma: no cover - routed to _http_error first
+        return _http_error(exc)
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    return error_response(InternalServerError.code, "internal_error",
+                          "Something went wrong on the server; your previous answers are saved. "
+                          "Please reload the page in a moment.")
