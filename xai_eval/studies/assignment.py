@@ -1,0 +1,73 @@
+"""Which items a participant sees, in which order, and how they are placed.
+
+- **Balanced assignment.** Each new participant gets the ``k`` main items shown least so
+  far (ties broken at random). With counts in ``{m, m+1}`` before a start, they stay within
+  one of each other after it, so every stimulus ends with a number of ratings that differs
+  by at most one from every other (the paper's "9 ratings per visualization" is the
+  special case ``participants * k = 9 * items``). With ``distinct_images`` an image is not
+  shown twice to one participant (class discrimination: seeing one image under two
+  techniques would reveal the answer); items of an already chosen image are skipped.
+- **Order.** Practice items first (in random order), then the main items in random order
+  with attention checks inserted at random positions (never first).
+- **Counterbalancing.** The left/right (or option-order) flip of an item alternates over
+  its successive presentations, starting from a bit derived from the item's key, so each
+  layout is shown (almost exactly) half of the time and each presentation has p = 1/2.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One planned trial: which item and its kind, in sequence order."""
+
+    item_id: int
+    kind: str
+
+
+def choose_balanced(counts: Mapping[int, int], k: int, rng: random.Random,
+                    groups: Mapping[int, str] | None = None) -> list[int]:
+    """The ``k`` least-shown item ids (random among ties), at most one per group if given.
+
+    ``counts`` maps every eligible item id to how often it has been assigned so far.
+    Returns fewer than ``k`` ids only when there are not enough items (or groups).
+    """
+    if k < 0:
+        raise ValueError(f"trials per participant must be >= 0, got {k}")
+    order = sorted(counts, key=lambda item_id: (counts[item_id], rng.random()))
+    chosen: list[int] = []
+    used: set[str] = set()
+    for item_id in order:
+        if len(chosen) == k:
+            break
+        if groups is not None:
+            group = groups[item_id]
+            if group in used:
+                continue
+            used.add(group)
+        chosen.append(item_id)
+    return chosen
+
+
+def build_sequence(practice: Sequence[int], main: Sequence[int], attention: Sequence[int],
+                   rng: random.Random) -> list[Slot]:
+    """Practice first, then main items shuffled with attention checks at random positions."""
+    practice = list(practice)
+    rng.shuffle(practice)
+    body = [Slot(item_id, "main") for item_id in main]
+    rng.shuffle(body)
+    for item_id in attention:
+        # never at position 0 of the main block, so a check is not the very first trial
+        body.insert(rng.randint(1, max(1, len(body))), Slot(item_id, "attention"))
+    return [Slot(item_id, "practice") for item_id in practice] + body
+
+
+def counterbalance_flip(item_key: str, times_shown: int) -> bool:
+    """The layout bit for the item's next presentation: alternates, seeded by the key."""
+    start = hashlib.sha256(item_key.encode()).digest()[0] & 1
+    return bool((start + times_shown) % 2)

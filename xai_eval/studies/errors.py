@@ -1,0 +1,94 @@
+"""Errors of the study service; the web layer maps each to one HTTP status (see ``status``).
+
+Every message says what was wrong and what to do; none contains an answer key, a token or
+a stack trace, so the web layer may show ``str(error)`` to a participant.
+"""
+
+from __future__ import annotations
+
+from xai_eval.errors import XaiEvalError
+from xai_eval.studies.tasks import AnswerError
+
+
+class StudyError(XaiEvalError):
+    """Base class of study-service errors; ``status`` is the HTTP status to answer with."""
+
+    status = 400
+
+
+class StudyDefinitionError(StudyError, ValueError):
+    """A study YAML file is invalid (the message lists every problem and the valid names)."""
+
+
+class StudyNotFoundError(StudyError, LookupError):
+    """No study with this slug has been built."""
+
+    status = 404
+
+
+class StudyClosedError(StudyError):
+    """The study does not accept new participants (status draft, paused or closed)."""
+
+    status = 403
+
+
+class PreviewModeError(StudyError):
+    """MTurk preview (``ASSIGNMENT_ID_NOT_AVAILABLE``): show the task, start nothing."""
+
+    status = 403
+
+
+class InvalidTokenError(StudyError, PermissionError):
+    """The participant token is missing, malformed or unknown."""
+
+    status = 401
+
+
+class AlreadyCompletedError(StudyError):
+    """This platform id has already completed (or was excluded from) the study."""
+
+    status = 409
+
+
+class ParticipantFinishedError(StudyError):
+    """The participant has finished; no more answers are accepted."""
+
+    status = 409
+
+
+class UnknownTrialError(StudyError, LookupError):
+    """No trial with this id exists."""
+
+    status = 404
+
+
+class ForeignTrialError(UnknownTrialError):
+    """The trial belongs to another participant (answered like an unknown trial: 404)."""
+
+    status = 404
+
+
+class TrialOrderError(StudyError):
+    """The trial is not the participant's current one; fetch the next trial first."""
+
+    status = 409
+
+
+class InvalidAnswerError(StudyError, AnswerError):
+    """The answer is malformed, oversized or not an option (also raised for a bad rt_ms)."""
+
+    status = 422
+
+
+class DatabaseBusyError(StudyError, RuntimeError):
+    """The database stayed locked/busy through every retry; nothing was written."""
+
+    status = 503
+
+
+__all__ = [
+    "AlreadyCompletedError", "DatabaseBusyError", "ForeignTrialError", "InvalidAnswerError",
+    "InvalidTokenError", "ParticipantFinishedError", "PreviewModeError", "StudyClosedError",
+    "StudyDefinitionError", "StudyError", "StudyNotFoundError", "TrialOrderError",
+    "UnknownTrialError",
+]

@@ -1,0 +1,443 @@
+"""The participant-session service: the only way pages and the JSON API touch study data.
+
+The web layer (``xai_eval.web``) is a thin shell around these functions::
+
+    with session_scope(factory) as s:
+        study = get_study(s, "class_discrimination")
+        started = start_or_resume(s, study, PlatformIds.from_query(request.args))
+    # -> started.token goes into the participant's cookie / API header
+    step = next_trial(s, token)          # TrialView (no answer key) or Finished
+    outcome = submit_answer(s, token, step.trial_id, "dog", rt_ms=1834)
+
+Contract:
+
+- Mutating functions (:func:`start_or_resume`, :func:`submit_answer` and the admin ones in
+  :mod:`xai_eval.studies.monitoring`) **commit their own transaction** before returning, so
+  a returned value means the write is durable (acknowledge only then). On any error they
+  roll back: nothing is half-written. SQLite "database is locked" and PostgreSQL
+  serialization/deadlock errors are retried with backoff, then :class:`DatabaseBusyError`.
+- Errors are :class:`xai_eval.studies.errors.StudyError` subclasses with an HTTP ``status``;
+  their messages are safe to show.
+- Nothing returned to a participant contains an answer key, a model/explainer name or a
+  stimulus database id: trials are addressed by a random ``trial_id`` and pictures by
+  ``(trial_id, position)`` through :func:`trial_stimulus`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
+
+from xai_eval.db.studies import Item, Participant, Response, Stimulus, Study, TrialInstance
+from xai_eval.studies.errors import (
+    AlreadyCompletedError,
+    ForeignTrialError,
+    InvalidAnswerError,
+    InvalidTokenError,
+    ParticipantFinishedError,
+    PreviewModeError,
+    StudyClosedError,
+    StudyNotFoundError,
+    TrialOrderError,
+    UnknownTrialError,
+)
+from xai_eval.studies.platform import PlatformIds, hash_platform_id
+from xai_eval.studies.retry import with_retry
+from xai_eval.studies.tasks import MAX_ANSWER_CHARS, AnswerError, Presentation, StudyTask
+
+#: Longest accepted response time: one hour (a larger value is a client bug, not a datum).
+MAX_RT_MS = 3_600_000
+#: Longest accepted token / trial id string.
+MAX_ID_CHARS = 128
+
+
+@dataclass(frozen=True)
+class StartResult:
+    """A started or resumed participant. ``token`` is the only credential; it is shown once
+    (only its hash is stored), so a resume by platform id issues a fresh one."""
+
+    participant_id: int
+    token: str
+    resumed: bool
+    status: str
+
+
+@dataclass(frozen=True)
+class OptionView:
+    value: str | int
+    label: str
+
+
+@dataclass(frozen=True)
+class StimulusView:
+    """One picture: fetch it with ``trial_stimulus(session, token, trial_id, position)``."""
+
+    position: str
+    caption: str
+
+
+@dataclass(frozen=True)
+class TrialView:
+    """A trial as the participant sees it (JSON-safe via :meth:`as_dict`; no answer key).
+
+    ``phase`` is ``"practice"`` or ``"trial"`` (attention checks look like trials).
+    ``index`` counts from 0 over the whole sequence; ``total`` includes practice.
+    """
+
+    trial_id: str
+    index: int
+    total: int
+    practice_total: int
+    phase: str
+    task: str
+    response_kind: str
+    question: str
+    options: list[OptionView]
+    stimuli: list[StimulusView]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "done": False, "trial_id": self.trial_id, "index": self.index, "total": self.total,
+            "practice_total": self.practice_total, "phase": self.phase, "task": self.task,
+            "response_kind": self.response_kind, "question": self.question,
+            "options": [{"value": o.value, "label": o.label} for o in self.options],
+            "stimuli": [{"position": s.position, "caption": s.caption} for s in self.stimuli],
+            "extra": dict(self.extra),
+        }
+
+
+@dataclass(frozen=True)
+class Finished:
+    """The participant has answered every trial; show the debrief and completion code."""
+
+    completion_code: str
+    redirect_url: str | None
+    total: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"done": True, "completion_code": self.completion_code,
+                "redirect_url": self.redirect_url, "total": self.total}
+
+
+@dataclass(frozen=True)
+class SubmitOutcome:
+    """What happened to an answer. ``stored`` is False for a repeated submit of an answered
+    trial (the first answer is kept). ``feedback`` is set for practice trials only."""
+
+    stored: bool
+    trial_id: str
+    feedback: str | None
+    correct: bool | None
+    answered: int
+    total: int
+    finished: bool
+    completion_code: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class StimulusFile:
+    data: bytes
+    mime: str
+
+
+# --- lookups ------------------------------------------------------------------------------
+def get_study(session: Session, slug: str) -> Study:
+    """The study built under ``slug``, or :class:`StudyNotFoundError`."""
+    study = session.scalar(select(Study).where(Study.slug == slug))
+    if study is None:
+        raise StudyNotFoundError(f"no study named {slug!r}; build it with `xai-eval study build`")
+    return study
+
+
+def list_studies(session: Session) -> list[Study]:
+    """Every built study, oldest first."""
+    return list(session.scalars(select(Study).order_by(Study.id)))
+
+
+def task_for(study: Study) -> StudyTask:
+    """The task plugin object of ``study`` (from its stored definition)."""
+    from xai_eval.studies.definition import StudyDefinition, task_class
+
+    definition = StudyDefinition.model_validate(study.definition)
+    return task_class(definition.task)(definition)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def participant_for_token(session: Session, token: str | None) -> Participant:
+    """The participant holding ``token``, or :class:`InvalidTokenError`."""
+    if not token or not isinstance(token, str) or len(token) > MAX_ID_CHARS:
+        raise InvalidTokenError("missing or malformed participant token; start the study again "
+                                "from its link")
+    participant = session.scalar(
+        select(Participant).where(Participant.token_hash == hash_token(token))
+        .options(selectinload(Participant.trials).selectinload(TrialInstance.response),
+                 selectinload(Participant.trials).selectinload(TrialInstance.item)))
+    if participant is None:
+        raise InvalidTokenError("unknown participant token; start the study again from its link")
+    return participant
+
+
+# --- starting -----------------------------------------------------------------------------
+@with_retry
+def start_or_resume(session: Session, study: Study, platform_ids: PlatformIds | None = None, *,
+                    token: str | None = None, id_key: bytes | None = None) -> StartResult:
+    """Start a participant on ``study``, or resume the one these credentials belong to.
+
+    - ``token`` of a participant of this study: resume with the same token.
+    - a platform id (Prolific PID / MTurk workerId) seen before on this study: resume that
+      participant with a fresh token; :class:`AlreadyCompletedError` if it completed or was
+      excluded — a person takes a study once.
+    - otherwise a new participant with a balanced, randomised trial sequence
+      (:mod:`xai_eval.studies.assignment`); :class:`StudyClosedError` unless the study is open.
+
+    MTurk preview raises :class:`PreviewModeError`. Commits before returning.
+    """
+    platform_ids = platform_ids or PlatformIds()
+    if token:
+        try:
+            participant = participant_for_token(session, token)
+        except InvalidTokenError:
+            participant = None
+        if participant is not None and participant.study_id == study.id:
+            return StartResult(participant.id, token, True, participant.status)
+    if platform_ids.preview:
+        raise PreviewModeError("this is an MTurk preview: accept the HIT to start the study")
+    id_hash = None
+    if platform_ids.main_id:
+        id_hash = hash_platform_id(platform_ids.main_id, study.id_salt, id_key)
+        existing = session.scalar(select(Participant).where(
+            Participant.study_id == study.id, Participant.platform_id_hash == id_hash))
+        if existing is not None:
+            if existing.status != "started":
+                raise AlreadyCompletedError(
+                    "you have already taken part in this study; it can be taken only once")
+            new_token = secrets.token_urlsafe(32)
+            existing.token_hash = hash_token(new_token)
+            session.commit()
+            return StartResult(existing.id, new_token, True, existing.status)
+    if study.status != "open":
+        raise StudyClosedError(f"study {study.slug!r} is {study.status} and accepts no new "
+                               "participants")
+    from xai_eval.studies.enrolment import enrol
+
+    new_token = secrets.token_urlsafe(32)
+    stored_ids = platform_ids.stored(study.id_salt, id_key,
+                                     plain=study.parameters.get("store_platform_ids") == "plain")
+    try:
+        participant = enrol(session, study, task_for(study), hash_token(new_token),
+                            platform_ids.platform, id_hash, stored_ids)
+        session.commit()
+    except IntegrityError:
+        # the same platform id started concurrently: resume that participant instead
+        session.rollback()
+        if id_hash is None:
+            raise
+        return start_or_resume.__wrapped__(session, study, platform_ids, id_key=id_key)
+    return StartResult(participant.id, new_token, False, participant.status)
+
+
+# --- trials -------------------------------------------------------------------------------
+def _current(participant: Participant) -> TrialInstance | None:
+    return next((t for t in participant.trials if t.response is None), None)
+
+
+def _presentation(task: StudyTask, trial: TrialInstance) -> Presentation:
+    return task.present(trial.item.payload, trial.placement)
+
+
+def _finished(study: Study, participant: Participant) -> Finished:
+    redirect = study.parameters.get("completion_redirect")
+    code = participant.completion_code or ""
+    if redirect and participant.platform == "prolific":
+        redirect = redirect.format(code=code)
+    else:
+        redirect = None
+    return Finished(code, redirect, len(participant.trials))
+
+
+def next_trial(session: Session, token: str) -> TrialView | Finished:
+    """The participant's first unanswered trial (stable across refreshes), or
+    :class:`Finished` with the completion code. Never includes the answer key."""
+    participant = participant_for_token(session, token)
+    study = session.get(Study, participant.study_id)
+    assert study is not None
+    trial = _current(participant)
+    if trial is None:
+        return _finished(study, participant)
+    task = task_for(study)
+    shown = _presentation(task, trial)
+    practice_total = sum(t.kind == "practice" for t in participant.trials)
+    return TrialView(
+        trial_id=trial.public_id, index=trial.order_index, total=len(participant.trials),
+        practice_total=practice_total, phase="practice" if trial.kind == "practice" else "trial",
+        task=task.name, response_kind=shown.response_kind, question=shown.question,
+        options=[OptionView(o.value, o.label) for o in shown.options],
+        stimuli=[StimulusView(s.position, s.caption) for s in shown.stimuli],
+        extra=dict(shown.extra))
+
+
+def _owned_trial(session: Session, participant: Participant, trial_id: Any) -> TrialInstance:
+    if not isinstance(trial_id, str) or not trial_id or len(trial_id) > MAX_ID_CHARS:
+        raise UnknownTrialError("malformed trial id")
+    trial = next((t for t in participant.trials if t.public_id == trial_id), None)
+    if trial is not None:
+        return trial
+    exists = session.scalar(select(func.count()).select_from(TrialInstance)
+                            .where(TrialInstance.public_id == trial_id))
+    if exists:
+        raise ForeignTrialError(f"no trial {trial_id!r} for this participant")
+    raise UnknownTrialError(f"no trial {trial_id!r} for this participant")
+
+
+def _check_answer_size(answer: Any, rt_ms: Any) -> int:
+    try:
+        size = len(json.dumps(answer))
+    except (TypeError, ValueError):
+        raise InvalidAnswerError("answer is not a JSON value") from None
+    if size > MAX_ANSWER_CHARS:
+        raise InvalidAnswerError(f"answer is {size} characters long; at most "
+                                 f"{MAX_ANSWER_CHARS} are accepted")
+    if isinstance(rt_ms, bool) or not isinstance(rt_ms, int | float) or not (
+            0 <= rt_ms <= MAX_RT_MS):
+        raise InvalidAnswerError(f"rt_ms must be a number of milliseconds in [0, {MAX_RT_MS}]")
+    return int(rt_ms)
+
+
+def _outcome(task: StudyTask, participant: Participant, trial: TrialInstance,
+             response: Response, stored: bool) -> SubmitOutcome:
+    answered = sum(t.response is not None for t in participant.trials)
+    feedback = None
+    if trial.kind == "practice":
+        from xai_eval.studies.tasks import Scored
+
+        feedback = task.feedback(trial.item.payload, trial.item.answer_key, trial.placement,
+                                 Scored(response.correct, response.score))
+    finished = participant.status != "started"
+    return SubmitOutcome(stored=stored, trial_id=trial.public_id, feedback=feedback,
+                         correct=response.correct if trial.kind == "practice" else None,
+                         answered=answered, total=len(participant.trials), finished=finished,
+                         completion_code=participant.completion_code if finished else None)
+
+
+@with_retry
+def submit_answer(session: Session, token: str, trial_id: str, answer: Any,
+                  rt_ms: int | float) -> SubmitOutcome:
+    """Store the answer to ``trial_id`` (one row, committed before returning).
+
+    Idempotent by trial: a repeat returns ``stored=False`` and keeps the first answer.
+    Raises :class:`InvalidTokenError`, :class:`UnknownTrialError` (unknown id),
+    :class:`ForeignTrialError` (another participant's trial), :class:`InvalidAnswerError`
+    (malformed, oversized, not an option, bad rt_ms), :class:`TrialOrderError` (not the
+    current trial) or :class:`ParticipantFinishedError`.
+    """
+    rt = _check_answer_size(answer, rt_ms)
+    participant = participant_for_token(session, token)
+    trial = _owned_trial(session, participant, trial_id)
+    study = session.get(Study, participant.study_id)
+    assert study is not None
+    task = task_for(study)
+    if trial.response is not None:
+        return _outcome(task, participant, trial, trial.response, stored=False)
+    if participant.status != "started":
+        raise ParticipantFinishedError("this study session is over; no more answers are taken")
+    if _current(participant) is not trial:
+        raise TrialOrderError("this is not your current trial; reload the page to continue")
+    try:
+        value = task.validate_answer(_presentation(task, trial), answer)
+    except AnswerError as exc:
+        raise InvalidAnswerError(str(exc)) from None
+    item: Item = trial.item
+    scored = (task.score_attention(item.answer_key, value) if trial.kind == "attention"
+              else task.score(item.answer_key, trial.placement, value))
+    response = Response(
+        participant_id=participant.id, trial_id=trial.id, answer=value,
+        side_mapping=side_mapping(item, trial), correct=scored.correct, score=scored.score,
+        rt_ms=rt, is_practice=trial.kind == "practice",
+        is_attention_check=trial.kind == "attention")
+    session.add(response)
+    trial.response = response
+    if _current(participant) is None:
+        participant.status = "completed"
+        participant.finished_at = datetime.now(timezone.utc)
+        participant.completion_code = (study.parameters.get("completion_code")
+                                       or secrets.token_hex(4).upper())
+    try:
+        session.commit()
+    except IntegrityError:
+        # a concurrent duplicate submit won the race: report the stored answer
+        session.rollback()
+        session.expire_all()
+        participant = participant_for_token(session, token)
+        trial = _owned_trial(session, participant, trial_id)
+        if trial.response is None:
+            raise
+        return _outcome(task, participant, trial, trial.response, stored=False)
+    return _outcome(task, participant, trial, response, stored=True)
+
+
+def side_mapping(item: Item, trial: TrialInstance) -> dict[str, Any]:
+    """The placement as shown, with each screen position resolved to its model/explainer."""
+    provenance = item.payload.get("provenance", {})
+    positions = trial.placement.get("positions", {})
+    return {
+        "positions": dict(positions),
+        "models": {pos: provenance.get(role, {}).get("model") for pos, role in positions.items()},
+        "options": trial.placement.get("options"),
+    }
+
+
+def trial_stimulus(session: Session, token: str, trial_id: str, position: str,
+                   instance_dir: str | Path | None = None) -> StimulusFile:
+    """The picture at ``position`` of the participant's own trial (PNG bytes).
+
+    Raises :class:`UnknownTrialError` / :class:`ForeignTrialError` as :func:`submit_answer`.
+    """
+    participant = participant_for_token(session, token)
+    trial = _owned_trial(session, participant, trial_id)
+    role = trial.placement.get("positions", {}).get(position)
+    if role is None:
+        raise UnknownTrialError(f"trial has no picture at position {position!r}")
+    stimulus = session.get(Stimulus, trial.item.payload["stimuli"][role])
+    assert stimulus is not None
+    if stimulus.data is not None:
+        return StimulusFile(stimulus.data, stimulus.mime)
+    path = Path(instance_dir or ".") / (stimulus.file_path or "")
+    return StimulusFile(path.read_bytes(), stimulus.mime)
+
+
+from xai_eval.studies.monitoring import (  # noqa: E402  (re-exported: one import for the web)
+    ExclusionRules,
+    ParticipantExclusion,
+    StudyProgress,
+    authenticate_admin,
+    create_admin,
+    exclusions,
+    export_responses,
+    progress,
+    record_audit,
+    set_study_status,
+)
+
+__all__ = [
+    "ExclusionRules", "Finished", "OptionView", "ParticipantExclusion", "PlatformIds",
+    "StartResult", "StimulusFile", "StimulusView", "StudyProgress", "SubmitOutcome", "TrialView",
+    "authenticate_admin", "create_admin", "exclusions", "export_responses", "get_study",
+    "list_studies", "next_trial", "participant_for_token", "progress", "record_audit",
+    "set_study_status", "start_or_resume", "submit_answer", "task_for", "trial_stimulus",
+]
