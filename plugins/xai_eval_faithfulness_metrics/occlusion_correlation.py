@@ -1,0 +1,79 @@
+"""Rank correlation with occlusion maps (Grad-CAM paper §5.3, "faithfulness")."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+from xai_eval.errors import InputValidationError
+from xai_eval.metrics.accumulate import CountingMetric, as_module, ratio
+from xai_eval.metrics.base import MetricSample
+from xai_eval.metrics.faithfulness import occlusion_map, rank_correlation
+
+CONSTANT_RULES = ("zero", "exclude")
+
+
+class OcclusionCorrelation(CountingMetric):
+    """Spearman rank correlation between the map and an occlusion map (Grad-CAM §5.3).
+
+    The occlusion map (score drop when a ``patch_size`` patch at ``stride`` is set to
+    ``fill``; the paper gives none of these) is taken from ``sample.extras["occlusion_map"]``
+    when the runner supplies it (it does not depend on the explainer, so it can be shared),
+    otherwise computed here and cached per (image, class). Score: the mean of per-image rho.
+    A constant map has no ranking: ``constant_map="zero"`` scores it 0 (no agreement; the
+    default, so blank maps are not silently dropped), ``"exclude"`` leaves it out; both count it.
+    """
+
+    name: ClassVar[str] = "occlusion_correlation"
+    higher_is_better: ClassVar[bool] = True
+    requires: ClassVar[frozenset[str]] = frozenset({"saliency", "image", "model"})
+    params: ClassVar[dict[str, Any]] = {
+        "patch_size": 32,
+        "stride": 16,
+        "fill": 0.0,
+        "output": "logit",
+        "batch_size": 32,
+        "constant_map": "zero",
+    }
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        if self.config["constant_map"] not in CONSTANT_RULES:
+            raise InputValidationError(
+                f"constant_map must be one of {CONSTANT_RULES}, not {self.config['constant_map']!r}"
+            )
+        self._cache: dict[tuple[str, int], np.ndarray] = {}
+
+    def empty_state(self) -> dict[str, Any]:
+        return {"rho_sum": 0.0, "n": 0, "constant": 0}
+
+    def occlusion_for(self, sample: MetricSample) -> np.ndarray:
+        """The sample's occlusion map: supplied by the runner, cached, or computed."""
+        supplied = sample.extras.get("occlusion_map")
+        if supplied is not None:
+            return supplied
+        key = (sample.image_id, int(sample.gt_class))
+        if key not in self._cache:
+            cfg = self.config
+            self._cache[key] = occlusion_map(
+                as_module(sample.model), sample.image, int(sample.gt_class), cfg["patch_size"],
+                cfg["stride"], cfg["fill"], output=cfg["output"], batch_size=cfg["batch_size"])
+        return self._cache[key]
+
+    def update(self, sample: MetricSample) -> dict[str, float | bool | None]:
+        self.check_requires(sample)
+        rho = rank_correlation(sample.saliency, self.occlusion_for(sample))
+        if rho is None:
+            self.count("constant")
+            if self.config["constant_map"] == "exclude":
+                return {"rho": None, "constant": True}
+            rho = 0.0
+        self.count("rho_sum", rho)
+        self.count("n")
+        return {"rho": rho}
+
+    def compute(self) -> dict[str, float]:
+        s = self.state
+        return {"rank_correlation": ratio(s["rho_sum"], s["n"]), "n_images": s["n"],
+                "n_constant": s["constant"]}

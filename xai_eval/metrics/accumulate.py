@@ -1,0 +1,129 @@
+"""Exact accumulation for metric classes: additive counts that merge and serialise.
+
+Every built-in metric keeps its state as sums (counts, histograms, per-class totals), never
+as a list of per-image results or a running mean. Two consequences the suite runner can use:
+
+- :meth:`CountingMetric.merge` adds another instance's state, so metrics computed over
+  batches (or over the part of a run done before a restart) combine into exactly the
+  result of one pass over the whole dataset;
+- :meth:`CountingMetric.state_dict` is JSON-serialisable and
+  :meth:`CountingMetric.load_state_dict` restores it, so the state can be checkpointed.
+
+State values are numbers, numpy arrays, or dicts of those keyed by ``str`` (e.g. the class
+id), merged key by key.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import numpy as np
+import torch
+
+from xai_eval.errors import InputValidationError
+from xai_eval.metrics.base import Metric, MetricSample
+
+
+def _add(a: Any, b: Any) -> Any:
+    if isinstance(a, dict):
+        out = dict(a)
+        for key, value in b.items():
+            out[key] = _add(out[key], value) if key in out else copy.deepcopy(value)
+        return out
+    return a + b
+
+
+def _to_json(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _to_json(v) for k, v in value.items()}
+    if isinstance(value, np.ndarray):
+        return {"__array__": value.tolist(), "dtype": str(value.dtype)}
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _from_json(value: Any) -> Any:
+    if isinstance(value, dict):
+        if "__array__" in value:
+            return np.asarray(value["__array__"], dtype=value["dtype"])
+        return {k: _from_json(v) for k, v in value.items()}
+    return value
+
+
+def _is_empty(value: Any) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, torch.Tensor):
+        return value.numel() == 0
+    if isinstance(value, list | tuple | dict):
+        return len(value) == 0
+    return False
+
+
+class CountingMetric(Metric):
+    """A :class:`Metric` whose state is a dict of additive counts (see the module docstring).
+
+    Subclasses implement :meth:`empty_state`, ``update`` (adding to ``self.state``) and
+    ``compute`` (reading only ``self.state``).
+    """
+
+    def empty_state(self) -> dict[str, Any]:
+        """The state before any sample."""
+        raise NotImplementedError
+
+    def reset(self) -> None:
+        self.state: dict[str, Any] = self.empty_state()
+
+    def merge(self, other: CountingMetric) -> CountingMetric:
+        """Add ``other``'s accumulated state to this one (same class and parameters)."""
+        if type(other) is not type(self) or other.config != self.config:
+            raise InputValidationError(
+                f"cannot merge {type(other).__name__}({other.config}) into "
+                f"{type(self).__name__}({self.config}): class and parameters must match"
+            )
+        self.state = _add(self.state, other.state)
+        return self
+
+    def state_dict(self) -> dict[str, Any]:
+        """The accumulated state as JSON-serialisable data."""
+        return _to_json(self.state)
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Replace the accumulated state with one from :meth:`state_dict`."""
+        self.state = _from_json(copy.deepcopy(state))
+
+    def check_requires(self, sample: MetricSample) -> None:
+        """Raise a clear error when a field in ``requires`` is missing from the sample."""
+        missing = sorted(f for f in self.requires if _is_empty(getattr(sample, f, None)))
+        if missing:
+            raise InputValidationError(
+                f"metric {self.name!r} needs sample field(s) {missing} (image {sample.image_id!r}); "
+                "the dataset or suite does not provide them — drop the metric or add the data"
+            )
+
+    def count(self, key: str, amount: float = 1) -> None:
+        """Add ``amount`` to the scalar counter ``key``."""
+        self.state[key] = self.state.get(key, 0) + amount
+
+
+def ratio(numerator: float, denominator: float) -> float | None:
+    """numerator / denominator, or None when nothing was counted (never NaN)."""
+    return None if denominator == 0 else float(numerator) / float(denominator)
+
+
+def class_mean(hits: dict[str, float], totals: dict[str, float]) -> float | None:
+    """Mean over classes of hits/total, over classes with at least one sample."""
+    values = [hits.get(c, 0) / totals[c] for c in totals if totals[c] > 0]
+    return float(np.mean(values)) if values else None
+
+
+def as_module(model: Any) -> torch.nn.Module:
+    """The ``nn.Module`` in a sample's ``model`` (a module or a LoadedModel)."""
+    module = getattr(model, "model", model)
+    if not isinstance(module, torch.nn.Module):
+        raise InputValidationError(
+            f"sample.model must be a torch.nn.Module (or a LoadedModel), not {type(model).__name__}"
+        )
+    return module

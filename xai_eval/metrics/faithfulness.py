@@ -1,0 +1,245 @@
+"""Faithfulness: deletion / insertion AUC (Petsiuk et al., RISE 2018) and the Grad-CAM
+paper's rank correlation with occlusion maps (§5.3).
+
+Deletion / insertion. Pixels are ranked by saliency (descending; ties broken by raster
+order, a stable sort, so the result is deterministic). In ``n = ceil(H*W / step)`` steps
+``step`` pixels at a time move from the *start* image to the *finish* image:
+
+- deletion: start = the image, finish = ``baseline`` (RISE: 0 in the model's normalised
+  input space, i.e. the dataset mean colour);
+- insertion: start = the image blurred with a Gaussian (RISE: kernel 11, sigma 5),
+  finish = the image.
+
+The curve is the class probability (softmax of the logits; ``output="logit"`` scores the
+raw logit instead) at fractions ``x_i = min(i*step, H*W) / (H*W)``, i = 0..n, and the
+score is its trapezoidal area over [0, 1]. When ``step`` divides ``H*W`` this is RISE's
+``auc`` exactly. Deletion: lower is better; insertion: higher is better. The model runs in
+eval mode under ``torch.no_grad`` in chunks of ``batch_size`` images (memory-bounded);
+its training flag is restored afterwards.
+
+Rank correlation. Spearman's rho (average ranks for ties, then Pearson) between the
+flattened map and an occlusion map of the same image and class. It is undefined for a
+constant map; :func:`rank_correlation` returns None then, and the metric decides (scores 0
+or excludes, a parameter).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torchvision.transforms.functional as TF
+from scipy.stats import rankdata
+
+from xai_eval.errors import InputValidationError
+from xai_eval.metrics.shapes import as_saliency, is_constant
+
+OUTPUTS = ("softmax", "logit")
+
+
+def _check_image(image: Any) -> torch.Tensor:
+    if not isinstance(image, torch.Tensor) or not image.is_floating_point():
+        raise InputValidationError(
+            "image must be a float torch.Tensor (C, H, W) in the model's normalised input space"
+        )
+    if image.dim() == 4 and image.shape[0] == 1:
+        image = image[0]
+    if image.dim() != 3:
+        raise InputValidationError(f"image must be (C, H, W) or (1, C, H, W); got {tuple(image.shape)}")
+    if not bool(torch.isfinite(image).all()):
+        raise InputValidationError("image contains NaN or Inf")
+    return image.detach()
+
+
+def _class_scores(model: nn.Module, batch: torch.Tensor, target: int, output: str) -> torch.Tensor:
+    logits = model(batch)
+    if logits.dim() != 2 or not 0 <= target < logits.shape[1]:
+        raise InputValidationError(
+            f"model output has shape {tuple(logits.shape)}; target class {target} is not in it"
+        )
+    if output == "softmax":
+        return torch.softmax(logits.double(), dim=1)[:, target]
+    return logits.double()[:, target]
+
+
+def blur_image(image: torch.Tensor, kernel_size: int = 11, sigma: float = 5.0) -> torch.Tensor:
+    """Gaussian blur (torchvision, reflect padding); RISE's insertion start image."""
+    if kernel_size % 2 == 0 or kernel_size < 1:
+        raise InputValidationError(f"blur kernel_size must be odd and positive, not {kernel_size}")
+    return TF.gaussian_blur(image, [kernel_size, kernel_size], [sigma, sigma])
+
+
+def perturbation_curve(
+    model: nn.Module,
+    image: Any,
+    target: int,
+    saliency: Any,
+    start: torch.Tensor,
+    finish: torch.Tensor,
+    step: int,
+    *,
+    output: str = "softmax",
+    batch_size: int = 32,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(fractions, scores): the class score as pixels move from ``start`` to ``finish``."""
+    image = _check_image(image)
+    if output not in OUTPUTS:
+        raise InputValidationError(f"output must be one of {OUTPUTS}, not {output!r}")
+    if step < 1 or batch_size < 1:
+        raise InputValidationError("step and batch_size must be positive integers")
+    height, width = image.shape[-2:]
+    sal = as_saliency(saliency, (height, width), "error")
+    n_pixels = height * width
+    order = torch.argsort(torch.from_numpy(-sal.ravel()), stable=True)
+    rank = torch.empty(n_pixels, dtype=torch.long)
+    rank[order] = torch.arange(n_pixels)
+    rank = rank.view(height, width).to(image.device)
+    n_steps = math.ceil(n_pixels / step)
+    changed = torch.clamp(torch.arange(n_steps + 1) * step, max=n_pixels)
+    start = start.to(image).expand_as(image)
+    finish = finish.to(image).expand_as(image)
+    was_training = model.training
+    scores = []
+    try:
+        model.eval()
+        with torch.no_grad():
+            for chunk in changed.split(batch_size):
+                moved = rank[None] < chunk.to(image.device)[:, None, None]  # (b, H, W)
+                batch = torch.where(moved[:, None], finish[None], start[None])
+                scores.append(_class_scores(model, batch, int(target), output).cpu())
+    finally:
+        model.train(was_training)
+    return (changed.double() / n_pixels).numpy(), torch.cat(scores).numpy()
+
+
+def curve_auc(fractions: np.ndarray, scores: np.ndarray) -> float:
+    """Trapezoidal area under the curve over the fraction axis [0, 1]."""
+    return float(np.sum((fractions[1:] - fractions[:-1]) * (scores[1:] + scores[:-1]) / 2.0))
+
+
+def deletion_auc(
+    model: nn.Module,
+    image: Any,
+    target: int,
+    saliency: Any,
+    step: int = 224,
+    baseline: float | torch.Tensor = 0.0,
+    *,
+    output: str = "softmax",
+    batch_size: int = 32,
+) -> float:
+    """RISE deletion AUC: most salient pixels replaced by ``baseline`` first (lower = better).
+
+    ``step`` pixels per step (RISE: 224 for 224x224 images); ``baseline`` a float or a
+    tensor broadcastable to the image (C, H, W).
+    """
+    image = _check_image(image)
+    finish = torch.as_tensor(baseline, dtype=image.dtype)
+    if finish.dim() == 1:
+        finish = finish[:, None, None]
+    fractions, scores = perturbation_curve(model, image, target, saliency, image, finish, step,
+                                           output=output, batch_size=batch_size)
+    return curve_auc(fractions, scores)
+
+
+def insertion_auc(
+    model: nn.Module,
+    image: Any,
+    target: int,
+    saliency: Any,
+    step: int = 224,
+    blur_kernel: int = 11,
+    blur_sigma: float = 5.0,
+    *,
+    output: str = "softmax",
+    batch_size: int = 32,
+) -> float:
+    """RISE insertion AUC: most salient pixels restored into a blurred image first (higher = better)."""
+    image = _check_image(image)
+    start = blur_image(image, blur_kernel, blur_sigma)
+    fractions, scores = perturbation_curve(model, image, target, saliency, start, image, step,
+                                           output=output, batch_size=batch_size)
+    return curve_auc(fractions, scores)
+
+
+def occlusion_map(
+    model: nn.Module,
+    image: Any,
+    target: int,
+    patch_size: int = 32,
+    stride: int = 16,
+    fill: float = 0.0,
+    *,
+    output: str = "logit",
+    batch_size: int = 32,
+) -> np.ndarray:
+    """Occlusion sensitivity (Zeiler & Fergus): score drop when a patch is set to ``fill``.
+
+    Patches slide with ``stride``; the last row/column of patches is aligned to the border
+    so every pixel is covered. A pixel's value is the mean drop over the patches covering
+    it. The Grad-CAM paper does not give patch, stride or fill, so they are parameters.
+    """
+    image = _check_image(image)
+    height, width = image.shape[-2:]
+    if patch_size < 1 or stride < 1:
+        raise InputValidationError("patch_size and stride must be positive")
+    patch_h, patch_w = min(patch_size, height), min(patch_size, width)
+    rows = sorted(set(range(0, height - patch_h + 1, stride)) | {height - patch_h})
+    cols = sorted(set(range(0, width - patch_w + 1, stride)) | {width - patch_w})
+    corners = torch.tensor([(r, c) for r in rows for c in cols])
+    ys = torch.arange(height, device=image.device)
+    xs = torch.arange(width, device=image.device)
+    total = torch.zeros(height, width, dtype=torch.float64)
+    cover = torch.zeros(height, width, dtype=torch.float64)
+    was_training = model.training
+    try:
+        model.eval()
+        with torch.no_grad():
+            base = _class_scores(model, image[None], int(target), output).cpu()
+            for chunk in corners.split(batch_size):
+                r, c = chunk[:, 0:1].to(image.device), chunk[:, 1:2].to(image.device)
+                in_rows = (ys[None] >= r) & (ys[None] < r + patch_h)  # (b, H)
+                in_cols = (xs[None] >= c) & (xs[None] < c + patch_w)  # (b, W)
+                patch = in_rows[:, :, None] & in_cols[:, None, :]  # (b, H, W)
+                batch = torch.where(patch[:, None], torch.full_like(image, fill)[None], image[None])
+                drop = base - _class_scores(model, batch, int(target), output).cpu()
+                patch64 = patch.cpu().double()
+                total += (drop[:, None, None] * patch64).sum(0)
+                cover += patch64.sum(0)
+    finally:
+        model.train(was_training)
+    return (total / cover).numpy()
+
+
+def rank_correlation(a: Any, b: Any, *, absolute: bool = False) -> float | None:
+    """Spearman's rho of two maps (tie-corrected); None when either map is constant.
+
+    ``absolute=True`` ranks absolute values (Adebayo et al.'s variant for signed maps).
+    The second map is resized to the first's size if needed (bilinear).
+    """
+    x = as_saliency(a, what="first map")
+    y = as_saliency(b, x.shape, "resize", what="second map")
+    if absolute:
+        x, y = np.abs(x), np.abs(y)
+    if is_constant(x) or is_constant(y):
+        return None
+    rx = rankdata(x.ravel())
+    ry = rankdata(y.ravel())
+    rx -= rx.mean()
+    ry -= ry.mean()
+    return float((rx @ ry) / math.sqrt((rx @ rx) * (ry @ ry)))
+
+
+__all__ = [
+    "OUTPUTS",
+    "blur_image",
+    "curve_auc",
+    "deletion_auc",
+    "insertion_auc",
+    "occlusion_map",
+    "perturbation_curve",
+    "rank_correlation",
+]

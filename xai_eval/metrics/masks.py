@@ -1,0 +1,65 @@
+"""Mask IoU: binarise the map, compare with the class's segmentation mask; mIoU over classes.
+
+No paper fixes the binarisation, so it is a parameter: the map is normalised
+(``normalization="max"``, as for boxes) and pixels ``>= threshold`` (default 0.5) are
+foreground. mIoU follows the segmentation convention: per class, total intersection over
+total union across the dataset, then the mean over classes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from xai_eval.errors import InputValidationError
+from xai_eval.metrics.shapes import as_mask, as_saliency, normalize_map
+
+
+def mask_overlap(
+    saliency: Any,
+    gt_mask: Any,
+    threshold: float = 0.5,
+    *,
+    normalization: str = "max",
+    on_size_mismatch: str = "resize",
+) -> tuple[int, int]:
+    """(intersection, union) pixel counts of the binarised map and the mask."""
+    if not 0.0 <= threshold <= 1.0:
+        raise InputValidationError(f"threshold must be in [0, 1], not {threshold}")
+    mask = as_mask(gt_mask)
+    sal = as_saliency(saliency, mask.shape, on_size_mismatch)
+    predicted = normalize_map(sal, normalization) >= threshold
+    return int((predicted & mask).sum()), int((predicted | mask).sum())
+
+
+def mask_iou(
+    saliency: Any,
+    gt_mask: Any,
+    threshold: float = 0.5,
+    *,
+    normalization: str = "max",
+    on_size_mismatch: str = "resize",
+) -> float | None:
+    """IoU of ``normalised map >= threshold`` with the mask.
+
+    Returns None when both are empty (IoU undefined: exclude and count). A constant map is
+    normalised to zeros, so at a threshold > 0 it predicts nothing and scores 0.0 against
+    a non-empty mask.
+    """
+    inter, union = mask_overlap(saliency, gt_mask, threshold, normalization=normalization,
+                                on_size_mismatch=on_size_mismatch)
+    return None if union == 0 else inter / union
+
+
+def mean_iou(intersections: Mapping[Any, float], unions: Mapping[Any, float]) -> float | None:
+    """mIoU: per class sum(intersection) / sum(union), then the mean over classes.
+
+    Classes whose union is zero are left out; None if no class is left.
+    """
+    per_class = [intersections[c] / unions[c] for c in unions if unions[c] > 0]
+    return float(np.mean(per_class)) if per_class else None
+
+
+__all__ = ["mask_iou", "mask_overlap", "mean_iou"]

@@ -1,0 +1,173 @@
+"""Pointing game (Zhang et al., ECCV 2016, as TorchRay runs it) and its energy variant.
+
+The point is the map's maximum; it *hits* when a ground-truth pixel lies at squared
+distance ``< tolerance**2`` from it (strict, TorchRay's rule: a pixel exactly ``tolerance``
+away is a miss), with distances measured between integer pixel indices.
+
+Two choices TorchRay and Quantus leave implicit are explicit here:
+
+- **Degenerate maps.** A constant map (all-zero included) points nowhere, so it is never a
+  hit — whatever the mask. (Quantus counts it as a hit when any tied maximum touches the
+  mask, which rewards a blank explanation.)
+- **Ties** (``tie``), when the maximum is attained at several pixels:
+
+  - ``"reject"`` (default): ambiguity is not rewarded — the map hits only if *every* tied
+    maximum hits. Bilinear upsampling makes 2x2 plateaus at the peak common; they are
+    adjacent, so this rarely differs from the other rules, but two distant equal peaks
+    must both be right.
+  - ``"first"``: the first maximum in raster (row-major) order is the point, as
+    ``argmax`` in TorchRay's examples picks it.
+  - ``"any"``: a hit if any tied maximum hits (Quantus' rule, minus the constant-map case).
+
+An empty ground-truth region returns ``None``: the pair is excluded and counted by the
+accumulating metric, never turned into a NaN.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from scipy import ndimage
+
+from xai_eval.errors import InputValidationError
+from xai_eval.metrics.shapes import (
+    as_boxes,
+    as_mask,
+    as_saliency,
+    boxes_to_mask,
+    gt_region,
+    is_constant,
+)
+
+TIE_RULES = ("reject", "first", "any")
+
+
+def _region_and_map(
+    saliency: Any, gt_mask: Any, gt_boxes: Any, box_format: str, on_size_mismatch: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Shared argument handling: a mask *or* boxes (a box list in ``gt_mask`` is accepted)."""
+    if gt_mask is not None and gt_boxes is not None:
+        raise InputValidationError("give gt_mask or gt_boxes, not both")
+    if gt_mask is not None and _looks_like_boxes(gt_mask):
+        gt_boxes, gt_mask = gt_mask, None
+    if gt_mask is not None:
+        mask = as_mask(gt_mask)
+        sal = as_saliency(saliency, mask.shape, on_size_mismatch)
+        return sal, mask
+    sal = as_saliency(saliency)
+    return sal, gt_region(sal.shape, gt_boxes=gt_boxes, box_format=box_format)
+
+
+def _looks_like_boxes(value: Any) -> bool:
+    """A ``(4,)`` or ``(N, 4)`` array-like given as ``gt_mask`` is a box list.
+
+    (A genuine mask exactly 4 pixels wide can still be passed as ``(1, H, 4)``.)
+    """
+    shape = np.shape(value) if not hasattr(value, "shape") else tuple(value.shape)
+    if isinstance(value, list | tuple) and len(value) == 0:
+        return True  # an empty box list
+    return len(shape) in (1, 2) and shape[-1] == 4
+
+
+def max_points(saliency: np.ndarray) -> np.ndarray:
+    """(K, 2) integer (row, col) positions of the map's maximum, in raster order."""
+    return np.argwhere(saliency == saliency.max())
+
+
+def points_hit(points: np.ndarray, mask: np.ndarray, tolerance: float) -> np.ndarray:
+    """For each (row, col) point: is a mask pixel at squared distance < tolerance**2?"""
+    if len(points) <= 8:
+        radius = int(np.ceil(tolerance))
+        hits = np.zeros(len(points), dtype=bool)
+        height, width = mask.shape
+        for index, (row, col) in enumerate(points):
+            r0, r1 = max(row - radius, 0), min(row + radius + 1, height)
+            c0, c1 = max(col - radius, 0), min(col + radius + 1, width)
+            window = mask[r0:r1, c0:c1]
+            if not window.any():
+                continue
+            dr = (np.arange(r0, r1) - row)[:, None] ** 2
+            dc = (np.arange(c0, c1) - col)[None, :] ** 2
+            hits[index] = bool((window & ((dr + dc) < tolerance**2)).any())
+        return hits
+    # many tied maxima: one exact Euclidean distance transform serves them all
+    dist = ndimage.distance_transform_edt(~mask)
+    return dist[points[:, 0], points[:, 1]] ** 2 < tolerance**2
+
+
+def pointing_hit(
+    saliency: Any,
+    gt_mask: Any = None,
+    tolerance: float = 15,
+    tie: str = "reject",
+    *,
+    gt_boxes: Any = None,
+    box_format: str = "xyxy",
+    on_size_mismatch: str = "resize",
+) -> bool | None:
+    """Does the map's maximum fall within ``tolerance`` pixels of the object?
+
+    Args:
+        saliency: one map (see :mod:`xai_eval.metrics.shapes` for accepted shapes).
+        gt_mask: the class's mask, (H, W) or an instance stack; a ``(N, 4)`` box list passed
+            here is treated as ``gt_boxes``.
+        tolerance: in pixels; hit when distance² < tolerance² (TorchRay default 15).
+        tie: tie rule, ``"reject"`` / ``"first"`` / ``"any"`` (module docstring).
+        gt_boxes: boxes instead of a mask; the region is their union.
+        box_format: ``"xyxy"`` or COCO ``"xywh"``.
+        on_size_mismatch: ``"resize"`` the map to the mask's size, or ``"error"``.
+
+    Returns:
+        True/False, or None when the ground-truth region is empty (exclude and count it).
+    """
+    if tie not in TIE_RULES:
+        raise InputValidationError(f"tie must be one of {TIE_RULES}, not {tie!r}")
+    if tolerance < 0:
+        raise InputValidationError(f"tolerance must be >= 0 pixels, not {tolerance}")
+    sal, mask = _region_and_map(saliency, gt_mask, gt_boxes, box_format, on_size_mismatch)
+    if not mask.any():
+        return None
+    if is_constant(sal):
+        return False
+    points = max_points(sal)
+    if tie == "first":
+        points = points[:1]
+    hits = points_hit(points, mask, tolerance)
+    return bool(hits.any()) if tie == "any" else bool(hits.all())
+
+
+def energy_in_region(
+    saliency: Any,
+    gt_mask: Any = None,
+    *,
+    gt_boxes: Any = None,
+    box_format: str = "xyxy",
+    on_size_mismatch: str = "resize",
+) -> float | None:
+    """Energy-based pointing game (Score-CAM, Wang et al. 2020): share of the map's mass
+    inside the ground-truth region, ``sum(S * region) / sum(S)``.
+
+    Negative values are clipped to 0 first (Score-CAM's maps are rectified). An all-zero
+    map has no mass anywhere and scores 0.0 (defined, never NaN); an empty region returns
+    None (exclude and count).
+    """
+    sal, mask = _region_and_map(saliency, gt_mask, gt_boxes, box_format, on_size_mismatch)
+    if not mask.any():
+        return None
+    sal = np.clip(sal, 0.0, None)
+    total = float(sal.sum())
+    if total <= 0.0:
+        return 0.0
+    return float(sal[mask].sum() / total)
+
+
+__all__ = [
+    "TIE_RULES",
+    "as_boxes",
+    "boxes_to_mask",
+    "energy_in_region",
+    "max_points",
+    "pointing_hit",
+    "points_hit",
+]
