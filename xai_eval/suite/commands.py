@@ -1,0 +1,180 @@
+"""The metric-suite commands: ``xai-eval run``, ``xai-eval demo`` and ``xai-eval gapify``."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import click
+
+from xai_eval.errors import XaiEvalError
+
+
+def _console():
+    from rich.console import Console
+
+    return Console()
+
+
+def _fail(exc: Exception) -> click.ClickException:
+    return click.ClickException(str(exc))
+
+
+@click.command("run")
+@click.argument("suite", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--db", "db_url", default=None, metavar="URL",
+              help="SQLAlchemy database URL (default: $XAI_EVAL_DATABASE_URL, else "
+                   "sqlite:///xai-eval.db in the current folder).")
+@click.option("--resume", is_flag=True,
+              help="Continue a run with the same configuration: skip every (model, "
+                   "explainer, dataset, image) unit already stored.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=None, help="Folder for results.csv/.json/.md and report.html "
+                                 "(default: xai-eval-results/<suite name>).")
+@click.option("--shard", default=None, metavar="i/n",
+              help="Process only shard i of n (0-based; images split by a hash of their id). "
+                   "Default: torchrun's RANK/WORLD_SIZE when set, else everything.")
+@click.option("--name", "run_name", default=None,
+              help="Run name (part of the run id): the same config under a new name is a "
+                   "separate run. Default: the suite's `name`.")
+@click.option("--no-progress", is_flag=True, help="Hide the progress bars.")
+def run_command(suite: Path, db_url: str | None, resume: bool, out_dir: Path | None,
+                shard: str | None, run_name: str | None, no_progress: bool) -> None:
+    """Run a metric suite: models x explainers x datasets x metrics.
+
+    SUITE is a YAML file (see docs/suites.md). Every per-image result is written to the
+    database as it is produced, so a killed run continues with --resume. A run is
+    identified by a hash of its resolved configuration plus its name: rerunning a
+    completed run without --resume prints its stored results; rerunning an incomplete one
+    without --resume is an error that says so. When the run is complete the Grad-CAM-paper
+    style table is printed and CSV/JSON/Markdown/HTML reports are written to --out.
+    """
+    from xai_eval.plugins import default_registries
+    from xai_eval.suite.config import load_suite
+    from xai_eval.suite.pipeline import run_suite
+    from xai_eval.suite.runner import RunOptions
+    from xai_eval.suite.sharding import parse_shard
+
+    try:
+        registries = default_registries()
+        config = load_suite(suite, registries)
+        options = RunOptions(db_url=db_url, resume=resume, shard=parse_shard(shard),
+                             run_name=run_name, progress=not no_progress,
+                             base_dir=suite.resolve().parent, echo=click.echo)
+        out = out_dir or Path("xai-eval-results") / config.name
+        result = run_suite(config, options, out, registries, _console())
+    except XaiEvalError as exc:
+        raise _fail(exc) from None
+    if result.files is not None:
+        click.echo(f"run {result.outcome.run_id}: reports in {result.files.html.parent} "
+                   f"(report.html, results.csv/.json/.md); {result.seconds:.1f} s")
+
+
+@click.command("demo")
+@click.option("--db", "db_url", default=None, metavar="URL",
+              help="Database URL (default: $XAI_EVAL_DATABASE_URL, else "
+                   "sqlite:///<out>/xai-eval-demo.db).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("xai-eval-demo"), show_default=True,
+              help="Folder for the reports and the default SQLite database.")
+@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where the embedded benchmark is cached (default: $XAI_EVAL_CACHE or "
+                   "~/.cache/xai-eval).")
+@click.option("--no-progress", is_flag=True, help="Hide the progress bars.")
+def demo_command(db_url: str | None, out_dir: Path, cache_dir: Path | None,
+                 no_progress: bool) -> None:
+    """Run the default suite on the embedded benchmark and print its table.
+
+    The first run generates the benchmark's images and trains its two classifiers (a GAP
+    model for CAM and a fully connected one), cached for later runs; then it scores
+    CAM, Grad-CAM, backprop, guided backprop, guided Grad-CAM, deconvnet and whatever
+    else is installed, with localization error, pointing game, MaxBoxAccV2, PxAP, mask
+    IoU and deletion/insertion. A killed demo continues where it stopped.
+    """
+    import os
+
+    from xai_eval.db.base import ENV_VAR
+    from xai_eval.plugins import default_registries
+    from xai_eval.suite.config import default_suite_path, load_suite
+    from xai_eval.suite.pipeline import run_suite
+    from xai_eval.suite.runner import RunOptions
+
+    tic = time.perf_counter()
+    try:
+        from xai_eval.models.embedded import ensure_embedded_benchmark
+
+        if cache_dir is not None:
+            os.environ["XAI_EVAL_CACHE"] = str(cache_dir)
+        bench = ensure_embedded_benchmark(cache_dir, progress=not no_progress)
+        prepared = time.perf_counter() - tic
+        accuracies = ", ".join(f"{k} {100 * v:.1f}%" for k, v in bench.accuracies.items())
+        click.echo(f"embedded benchmark ready in {prepared:.1f} s ({bench.root}); "
+                   f"held-out accuracy: {accuracies}")
+        registries = default_registries()
+        config = load_suite(default_suite_path(), registries)
+        config = _only_installed(config, registries)
+        url = db_url or os.environ.get(ENV_VAR) or f"sqlite:///{(out_dir / 'xai-eval-demo.db').resolve()}"
+        options = RunOptions(db_url=url, resume=True, progress=not no_progress,
+                             echo=click.echo)
+        result = run_suite(config, options, out_dir, registries, _console())
+    except XaiEvalError as exc:
+        raise _fail(exc) from None
+    total = time.perf_counter() - tic
+    click.echo(f"demo finished in {total:.1f} s (benchmark {prepared:.1f} s, suite "
+               f"{result.seconds:.1f} s); report: {out_dir / 'report.html'}")
+
+
+def _only_installed(config, registries):
+    """The default suite lists optional explainers/metrics; keep the installed ones."""
+    explainers = [e for e in config.explainers if e.name in registries.names("explainers")]
+    metrics = [m for m in config.metrics if m.name in registries.names("metrics")]
+    dropped = sorted({e.name for e in config.explainers} - {e.name for e in explainers}
+                     | {m.name for m in config.metrics} - {m.name for m in metrics})
+    if dropped:
+        click.echo(f"note: not installed, left out of the demo: {', '.join(dropped)}")
+    return config.model_copy(update={"explainers": explainers, "metrics": metrics})
+
+
+@click.command("gapify")
+@click.option("--model", "model_spec", required=True, metavar="SPEC",
+              help="Model to convert: a torchvision name with weights (vgg16@/path/w.pth), "
+                   "an import path (pkg.mod:factory) or embedded:fc.")
+@click.option("--cut-at", required=True, metavar="LAYER",
+              help="Dotted name of the last layer to keep (e.g. features.29 for VGG-16's "
+                   "conv5_3 + ReLU).")
+@click.option("--dataset", "dataset_spec", required=True, metavar="FORMAT[:ROOT]",
+              help="Training data as format:root (coco:/data/coco, folder_csv:/data/x) or "
+                   "`embedded` for the embedded benchmark's training split.")
+@click.option("--epochs", type=click.IntRange(min=1), default=5, show_default=True,
+              help="Fine-tuning epochs.")
+@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to write the fine-tuned GAP model's weights (.pth).")
+@click.option("--pool", type=click.Choice(["avg", "max"]), default="avg", show_default=True,
+              help="Global average (CAM) or global max pooling (the paper's GMP comparison).")
+@click.option("--channels", type=click.IntRange(min=1), default=1024, show_default=True,
+              help="Units of the added 3x3 stride-1 conv (1024 in the CAM paper).")
+@click.option("--lr", type=float, default=None, help="Learning rate (default: the helper's).")
+@click.option("--batch-size", type=click.IntRange(min=1), default=None,
+              help="Batch size (default: the helper's).")
+def gapify_command(model_spec: str, cut_at: str, dataset_spec: str, epochs: int, out_path: Path,
+                   pool: str, channels: int, lr: float | None, batch_size: int | None) -> None:
+    """Build a CAM-ready network the CAM paper's way and fine-tune it.
+
+    Cuts MODEL after --cut-at, adds a 3x3 stride-1 conv (--channels units), global
+    average (or max) pooling and a linear classifier, fine-tunes on --dataset, and saves
+    the weights to --out, so CAM can run on VGG-GAP/AlexNet-GAP-style models.
+    """
+    from xai_eval.suite.gapify_cli import run_gapify
+
+    try:
+        run_gapify(model_spec, cut_at, dataset_spec, epochs, out_path, pool, channels, lr,
+                   batch_size, echo=click.echo)
+    except XaiEvalError as exc:
+        raise _fail(exc) from None
+
+
+def register(main: click.Group) -> None:
+    """Attach the suite commands to the ``xai-eval`` group."""
+    main.add_command(run_command)
+    main.add_command(demo_command)
+    main.add_command(gapify_command)

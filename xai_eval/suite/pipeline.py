@@ -1,0 +1,80 @@
+"""Run a suite end to end: run (or resume, or reuse), summarise from SQL, print, export.
+
+Shared by ``xai-eval run`` and ``xai-eval demo``, and usable from Python::
+
+    from xai_eval.suite.pipeline import run_suite
+    result = run_suite(load_suite("suite.yaml"), RunOptions(db_url=...), out_dir="out")
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import make_url
+
+from xai_eval.db.base import make_engine, session_factory
+from xai_eval.plugins import Registries, default_registries
+from xai_eval.suite.config import SuiteConfig
+from xai_eval.suite.report import ReportFiles, write_reports
+from xai_eval.suite.results import RunSummary, load_summary
+from xai_eval.suite.runner import RunOptions, RunOutcome, SuiteRunner
+from xai_eval.suite.tables import ResultTable, build_table, to_rich
+
+
+@dataclass
+class SuiteResult:
+    outcome: RunOutcome
+    summary: RunSummary | None
+    table: ResultTable | None
+    files: ReportFiles | None
+    seconds: float
+
+
+def summarize_run(config: SuiteConfig, db_url: str, run_id: str, registries: Registries
+                  ) -> tuple[RunSummary, ResultTable]:
+    """Read a run back from the database and build its table."""
+    engine = make_engine(db_url)
+    try:
+        summary = load_summary(session_factory(engine), run_id, config, registries)
+    finally:
+        engine.dispose()
+    return summary, build_table(summary, config)
+
+
+def run_suite(config: SuiteConfig, options: RunOptions, out_dir: str | Path | None = None,
+              registries: Registries | None = None, console: Any = None,
+              write_files: bool | None = None) -> SuiteResult:
+    """Run ``config``; when the run is complete, print its table and write the reports.
+
+    A shard whose peers are still working prints how far the run is and writes nothing;
+    the last worker to finish (or a later ``--resume``) writes the reports.
+    """
+    registries = registries or default_registries()
+    tic = time.perf_counter()
+    outcome = SuiteRunner(config, registries, options).run()
+    seconds = time.perf_counter() - tic
+    if not outcome.complete:
+        options.echo(f"run {outcome.run_id}: this worker is done ({outcome.units_written} units "
+                     "written); other shards are still missing. Rerun with --resume after they "
+                     "finish to print the table and write the reports.")
+        return SuiteResult(outcome, None, None, None, seconds)
+    summary, table = summarize_run(config, outcome.db_url, outcome.run_id, registries)
+    if console is not None:
+        console.print(to_rich(table))
+        if summary.skipped_images or summary.skipped_pairs:
+            console.print(f"skipped: {len(summary.skipped_images)} image(s), "
+                          f"{len(summary.skipped_pairs)} (model, explainer, dataset) pair(s) "
+                          "— see the report")
+    files = None
+    if out_dir is not None and write_files is not False:
+        tic_report = time.perf_counter()
+        timings = dict(outcome.timings)
+        meta = {"database": make_url(outcome.db_url).render_as_string(hide_password=True),
+                "run_seconds": seconds, "timings": timings, "reused": outcome.reused}
+        files = write_reports(out_dir, table, summary, config, registries, options.base_dir,
+                              meta)
+        timings["report"] = time.perf_counter() - tic_report
+    return SuiteResult(outcome, summary, table, files, time.perf_counter() - tic)

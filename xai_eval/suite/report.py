@@ -1,0 +1,253 @@
+"""Write a run's results: CSV, JSON, Markdown and a self-contained HTML report.
+
+The HTML page embeds everything (bar charts and example overlays as base64 PNGs, inline
+CSS): it opens offline, from an e-mail attachment or a CI artifact, with no CDN.
+Charts use matplotlib's Agg backend, so no display is needed.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from xai_eval.plugins import Registries
+from xai_eval.suite.config import SuiteConfig
+from xai_eval.suite.results import RunSummary
+from xai_eval.suite.tables import ResultTable, format_value, to_csv, to_json, to_markdown
+
+LABEL_COLUMNS = ("dataset", "model", "method")
+
+
+@dataclass
+class ReportFiles:
+    """Paths of everything written."""
+
+    csv: Path
+    json: Path
+    markdown: Path
+    html: Path
+    extra: dict[str, Path] = field(default_factory=dict)
+
+
+def write_reports(out_dir: str | Path, table: ResultTable, summary: RunSummary,
+                  config: SuiteConfig, registries: Registries | None = None,
+                  base_dir: Path | None = None, meta: dict[str, Any] | None = None
+                  ) -> ReportFiles:
+    """Write results.csv/.json/.md and report.html into ``out_dir``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    meta = dict(meta or {})
+    files = ReportFiles(out / "results.csv", out / "results.json", out / "results.md",
+                        out / "report.html")
+    files.csv.write_text(to_csv(table))
+    files.json.write_text(to_json(table, summary, {"meta": meta}))
+    files.markdown.write_text(f"# {html.escape(config.name)}\n\n" + to_markdown(table))
+    examples: list[tuple[str, str]] = []
+    if registries is not None and config.report.examples > 0:
+        try:
+            examples = example_figures(config, registries, base_dir, config.report.examples)
+        except Exception as exc:  # a failed illustration must not lose the numbers
+            meta["examples_error"] = f"{type(exc).__name__}: {exc}"
+    files.html.write_text(render_html(table, summary, config, examples, meta))
+    return files
+
+
+# --- charts ----------------------------------------------------------------------------
+def _png(figure: Any) -> str:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+    import matplotlib.pyplot as plt
+
+    plt.close(figure)
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def bar_charts(table: ResultTable) -> list[tuple[str, str]]:
+    """One grouped bar chart per numeric column: (column, base64 PNG)."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    charts = []
+    for column in table.numeric_columns():
+        values = [(f"{r['model']}\n{r['method']}", r[column]) for r in table.rows
+                  if r[column] is not None]
+        datasets = {r["dataset"] for r in table.rows}
+        if not values or column.startswith("cls "):
+            continue
+        if len(datasets) > 1:
+            values = [(f"{r['dataset']}\n{r['model']}\n{r['method']}", r[column])
+                      for r in table.rows if r[column] is not None]
+        figure, axis = plt.subplots(figsize=(max(4.0, 0.6 * len(values) + 1.5), 3.2))
+        models = sorted({label.split("\n")[-2] for label, _ in values})
+        palette = plt.get_cmap("tab10")
+        colours = [palette(models.index(label.split("\n")[-2]) % 10) for label, _ in values]
+        axis.bar(range(len(values)), [v for _, v in values], color=colours)
+        axis.set_xticks(range(len(values)))
+        axis.set_xticklabels([label for label, _ in values], rotation=60, ha="right",
+                             fontsize=7)
+        axis.set_title(column)
+        axis.grid(axis="y", alpha=0.3)
+        charts.append((column, _png(figure)))
+    return charts
+
+
+# --- example overlays ------------------------------------------------------------------
+def overlay_rgb(image: np.ndarray, saliency: np.ndarray, alpha: float = 0.5) -> np.ndarray:
+    """Blend a (H, W) map (normalised to [0, 1] by its max) over an RGB uint8 image."""
+    import matplotlib
+
+    top = float(saliency.max())
+    normed = saliency / top if top > 0 else np.zeros_like(saliency)
+    heat = matplotlib.colormaps["jet"](normed)[..., :3]
+    return ((1 - alpha) * image / 255.0 + alpha * heat).clip(0, 1)
+
+
+def example_figures(config: SuiteConfig, registries: Registries, base_dir: Path | None,
+                    count: int) -> list[tuple[str, str]]:
+    """Per (model, dataset): a grid of the first ``count`` images x every explainer."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+    import torch
+
+    from xai_eval.data.base import CorruptImageError
+    from xai_eval.errors import XaiEvalError
+    from xai_eval.suite.resources import build_explainer, load_model, open_dataset
+    from xai_eval.suite.samples import prepare_image
+
+    figures = []
+    for dataset_entry in config.datasets:
+        dataset = open_dataset(dataset_entry, registries, base_dir)
+        for model_entry in config.models:
+            loaded = load_model(model_entry, registries, config.device)
+            prepared, pictures = [], []
+            for index in range(min(len(dataset), count * 3)):
+                item = dataset[index]
+                try:
+                    prepared.append(prepare_image(index, item, loaded))
+                except CorruptImageError:
+                    continue
+                height, width = loaded.input_size
+                pictures.append(np.asarray(item.load_image().resize((width, height))))
+                if len(prepared) == count:
+                    break
+            if not prepared:
+                continue
+            images = torch.stack([p.tensor for p in prepared])
+            with torch.no_grad():
+                predicted = loaded.model(images).argmax(dim=1)
+            explainers = config.explainers_for(model_entry.id)
+            figure, axes = plt.subplots(len(prepared), len(explainers) + 1,
+                                        figsize=(1.6 * (len(explainers) + 1), 1.7 * len(prepared)),
+                                        squeeze=False)
+            names = loaded.classes or []
+            for row, picture in enumerate(pictures):
+                axes[row, 0].imshow(picture)
+                label = int(predicted[row])
+                axes[row, 0].set_title(names[label] if label < len(names) else str(label),
+                                       fontsize=7)
+            for column, entry in enumerate(explainers, start=1):
+                axes[0, column].set_title(entry.label or entry.id, fontsize=7)
+                try:
+                    explainer = build_explainer(entry, loaded, model_entry, registries)
+                    maps = explainer(images, predicted).detach().cpu().numpy()
+                except XaiEvalError:
+                    maps = None
+                for row, picture in enumerate(pictures):
+                    if maps is None:
+                        axes[row, column].text(0.5, 0.5, "n/a", ha="center", va="center")
+                    else:
+                        axes[row, column].imshow(overlay_rgb(picture, maps[row]))
+            for axis in axes.flat:
+                axis.set_xticks([])
+                axis.set_yticks([])
+            figure.suptitle(f"{model_entry.label or model_entry.id} on {dataset_entry.id} "
+                            "(explaining the predicted class)", fontsize=8)
+            figures.append((f"{model_entry.id} / {dataset_entry.id}", _png(figure)))
+    return figures
+
+
+# --- HTML ------------------------------------------------------------------------------
+_CSS = """
+body{font-family:system-ui,sans-serif;margin:2em;max-width:1200px;color:#222}
+table{border-collapse:collapse;font-size:13px;margin:1em 0}
+th,td{border:1px solid #ccc;padding:4px 8px}td.num{text-align:right}
+th{background:#f2f2f2}.muted{color:#777}.charts img{margin:4px;border:1px solid #eee}
+"""
+
+
+def _html_table(table: ResultTable) -> str:
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in table.columns)
+    body = []
+    for row in table.rows:
+        cells = []
+        for column in table.columns:
+            if column in LABEL_COLUMNS:
+                text = str(row[column])
+                if column == "method" and row.get("_skipped"):
+                    text += " (skipped)"
+                cells.append(f"<td>{html.escape(text)}</td>")
+            else:
+                cells.append(f'<td class="num">{format_value(column, row[column])}</td>')
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return f"<table><tr>{head}</tr>{''.join(body)}</table>"
+
+
+def _skips_html(summary: RunSummary) -> str:
+    parts = [f"<p>Skipped images: <b>{len(summary.skipped_images)}</b>; skipped "
+             f"(model, explainer) pairs: <b>{len(summary.skipped_pairs)}</b>.</p>"]
+    if summary.skipped_pairs:
+        parts.append("<ul>" + "".join(
+            f"<li>{html.escape(s['explainer'])} on {html.escape(s['model'])} "
+            f"({html.escape(s['dataset'])}): {html.escape(s['reason'])}</li>"
+            for s in summary.skipped_pairs) + "</ul>")
+    if summary.skipped_images:
+        rows = "".join(
+            f"<tr><td>{html.escape(s['dataset'])}</td><td>{html.escape(s['image_id'])}</td>"
+            f"<td>{html.escape(s['model'] or '–')}</td><td>{html.escape(s['explainer'] or '–')}"
+            f"</td><td>{html.escape(s['reason'])}</td></tr>" for s in summary.skipped_images[:200])
+        parts.append("<table><tr><th>dataset</th><th>image</th><th>model</th><th>explainer</th>"
+                     f"<th>reason</th></tr>{rows}</table>")
+    return "".join(parts)
+
+
+def render_html(table: ResultTable, summary: RunSummary, config: SuiteConfig,
+                examples: list[tuple[str, str]], meta: dict[str, Any]) -> str:
+    charts = "".join(f'<img alt="{html.escape(c)}" src="data:image/png;base64,{b}">'
+                     for c, b in bar_charts(table))
+    example_html = "".join(
+        f'<h3>{html.escape(title)}</h3><img alt="examples" src="data:image/png;base64,{b}">'
+        for title, b in examples) or '<p class="muted">No examples.</p>'
+    if meta.get("examples_error"):
+        example_html += f'<p class="muted">Examples failed: {html.escape(meta["examples_error"])}</p>'
+    timings = meta.get("timings") or {}
+    timing_html = "".join(f"<tr><td>{html.escape(k)}</td><td class=num>{v:.1f} s</td></tr>"
+                          for k, v in timings.items())
+    created = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{html.escape(config.name)} — xai-eval</title>
+<style>{_CSS}</style></head><body>
+<h1>{html.escape(config.name)}</h1>
+<p class="muted">run {html.escape(summary.run_id)} · written {created} ·
+database {html.escape(str(meta.get("database", "")))}</p>
+<h2>Results</h2>
+<p>Layout of the Grad-CAM paper's Figure 5 table: classification and localization error
+(top-1/top-5, %) per model and method, then the suite's other metrics. Lower is better for
+errors and deletion AUC; higher for the rest.</p>
+{_html_table(table)}
+<h2>Skipped</h2>{_skips_html(summary)}
+<h2>Charts</h2><div class="charts">{charts}</div>
+<h2>Examples</h2>{example_html}
+<h2>Timings</h2><table>{timing_html}</table>
+</body></html>
+"""

@@ -1,0 +1,113 @@
+"""Turn suite entries into live objects: models, explainers, datasets, metrics.
+
+Everything is resolved through the plugin registries passed in (tests pass their own), and
+every dataset is opened before any work starts, so a missing path or a wrong format fails
+at once with a message naming the suite entry.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from xai_eval.data.base import Dataset
+from xai_eval.errors import MissingResourceError, XaiEvalError
+from xai_eval.metrics.base import Metric
+from xai_eval.models.base import LoadedModel
+from xai_eval.plugins import Registries
+from xai_eval.suite.config import (
+    DatasetEntry,
+    ExplainerEntry,
+    MetricEntry,
+    ModelEntry,
+    SuiteConfigError,
+)
+
+
+def load_model(entry: ModelEntry, registries: Registries, device: str = "cpu") -> LoadedModel:
+    """Resolve ``entry.spec`` with the first model source that accepts it.
+
+    Sources registered in ``registries`` are asked first (so a suite can use a plugin's own
+    source); otherwise :func:`xai_eval.models.loading.load_model` resolves it.
+    """
+    spec = entry.spec
+    for name in registries.names("models"):
+        source = registries.entries["models"][name].cls()
+        if source.accepts(spec):
+            if entry.weights and "@" not in spec:
+                spec = f"{spec}@{entry.weights}"
+            loaded = source.load(spec, device=device)
+            break
+    else:
+        try:
+            from xai_eval.models.loading import load_model as load_any
+        except ModuleNotFoundError as exc:
+            if exc.name != "xai_eval.models.loading":
+                raise
+            raise SuiteConfigError(
+                f"model {entry.id!r}: no model source accepts {spec!r}; installed sources: "
+                f"{', '.join(registries.names('models')) or 'none'}"
+            ) from None
+        loaded = load_any(spec, weights=entry.weights, device=device)
+    loaded.model.eval()
+    return loaded
+
+
+def build_explainer(entry: ExplainerEntry, loaded: LoadedModel, model_entry: ModelEntry,
+                    registries: Registries) -> Any:
+    """Instantiate the explainer for one model (target layer: suite entry, else the source's)."""
+    cls = registries.get("explainers", entry.name).cls
+    layer = model_entry.target_layer or loaded.target_layer
+    return cls(loaded.model, target_layer=layer, **entry.options)
+
+
+def open_dataset(entry: DatasetEntry, registries: Registries, base_dir: Path | None = None
+                 ) -> Dataset:
+    """Open a dataset adapter, with a clear error when its files are missing or malformed."""
+    cls = registries.get("datasets", entry.format).cls
+    root: Any = entry.root
+    if root is not None:
+        path = Path(root).expanduser()
+        if not path.is_absolute() and base_dir is not None:
+            path = base_dir / path
+        if not path.exists():
+            raise MissingResourceError(
+                f"dataset {entry.id!r}: root {path} does not exist; put the {entry.format} "
+                "files there or fix `root:` in the suite"
+            )
+        root = path
+    try:
+        dataset = cls(root, **entry.options)
+    except XaiEvalError as exc:
+        raise type(exc)(f"dataset {entry.id!r} ({entry.format} at {root}): {exc}") from None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise SuiteConfigError(
+            f"dataset {entry.id!r}: cannot read {root} as format {entry.format!r}: "
+            f"{type(exc).__name__}: {exc}"
+        ) from None
+    if len(dataset) == 0:
+        raise SuiteConfigError(f"dataset {entry.id!r} ({entry.format} at {root}) has no images")
+    return dataset
+
+
+def build_metric(entry: MetricEntry, registries: Registries) -> Metric:
+    return registries.get("metrics", entry.name).cls(**entry.params)
+
+
+def metric_class(entry: MetricEntry, registries: Registries) -> type[Metric]:
+    return registries.get("metrics", entry.name).cls
+
+
+def needs_topk(metrics: list[MetricEntry], registries: Registries) -> bool:
+    """Whether any metric needs the top-k classes' maps (localization error does)."""
+    for entry in metrics:
+        requires = getattr(metric_class(entry, registries), "requires", frozenset())
+        if {"topk_saliency", "topk_classes"} & set(requires) or entry.name == "localization_error":
+            return True
+    return False
+
+
+def seed_everything(seed: int) -> None:
+    torch.manual_seed(seed)

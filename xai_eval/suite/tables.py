@@ -1,0 +1,187 @@
+"""The result table in the layout of the Grad-CAM paper's Figure 5 table, and its exports.
+
+One row per (dataset, model, method): classification top-1/top-5 error (per model, the
+same on every method row, as in the paper), localization top-1/top-5 error, then one
+column per further metric in the suite (pointing game, mask IoU, MaxBoxAccV2, PxAP,
+deletion/insertion AUC, ...). Errors and accuracies are in percent.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from xai_eval.suite.config import SuiteConfig
+from xai_eval.suite.results import RunSummary
+from xai_eval.suite.runner import CLASSIFICATION
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    """A table column: which metric, which aggregate key(s) to try, and how to show it."""
+
+    label: str
+    metric: str  # metric registry name ("classification" for the model-level rows)
+    keys: tuple[str, ...]
+    scale: float = 1.0  # multiply the stored value (100 turns a fraction into percent)
+    digits: int = 2
+
+
+#: Known columns in the paper's order; metrics not listed get a generic column.
+COLUMN_SPECS: tuple[ColumnSpec, ...] = (
+    ColumnSpec("cls top-1 err", CLASSIFICATION, ("top1_error",)),
+    ColumnSpec("cls top-5 err", CLASSIFICATION, ("top5_error",)),
+    ColumnSpec("loc top-1 err", "localization_error", ("top1_error", "top1_loc_error"), 100),
+    ColumnSpec("loc top-5 err", "localization_error", ("top5_error", "top5_loc_error"), 100),
+    ColumnSpec("GT-known loc err", "localization_error",
+               ("gt_known_error", "gt_known_loc_error"), 100),
+    ColumnSpec("pointing game", "pointing_game", ("accuracy", "all"), 100),
+    ColumnSpec("PG difficult", "pointing_game", ("difficult", "accuracy_difficult"), 100),
+    ColumnSpec("energy PG", "energy_pointing_game", ("energy", "mean_energy", "accuracy"), 100),
+    ColumnSpec("mask IoU", "mask_iou", ("miou", "mean_iou", "iou"), 100),
+    ColumnSpec("MaxBoxAccV2", "max_box_acc", ("max_box_acc_v2",), 100),
+    ColumnSpec("PxAP", "pxap", ("pxap",), 100),
+    ColumnSpec("deletion AUC", "deletion", ("auc", "deletion_auc"), 1, 4),
+    ColumnSpec("insertion AUC", "insertion", ("auc", "insertion_auc"), 1, 4),
+    ColumnSpec("occlusion corr", "occlusion_correlation",
+               ("spearman", "correlation", "rank_correlation"), 1, 3),
+    ColumnSpec("sanity spearman", "sanity_randomization", ("spearman", "rank_correlation"), 1, 3),
+)
+
+
+@dataclass
+class ResultTable:
+    """Column labels and rows of formatted-ready numbers (None where not applicable)."""
+
+    columns: list[str]
+    rows: list[dict[str, Any]]
+    title: str = ""
+
+    def numeric_columns(self) -> list[str]:
+        return [c for c in self.columns if c not in ("dataset", "model", "method")]
+
+
+def _pick(values: dict[str, Any], keys: tuple[str, ...]) -> Any:
+    for key in keys:
+        if values.get(key) is not None:
+            return values[key]
+    return None
+
+
+def suite_columns(config: SuiteConfig) -> list[tuple[str, str, ColumnSpec]]:
+    """(column label, metric id, spec) for the suite's metrics, in the paper's order."""
+    columns = [(spec.label, CLASSIFICATION, spec) for spec in COLUMN_SPECS[:2]]
+    known = {spec.metric for spec in COLUMN_SPECS}
+    for spec in COLUMN_SPECS[2:]:
+        for entry in config.metrics:
+            if entry.name == spec.metric:
+                label = spec.label if entry.id == entry.name else f"{spec.label} ({entry.id})"
+                columns.append((label, entry.id, spec))
+    for entry in config.metrics:
+        if entry.name not in known:
+            columns.append((entry.id, entry.id, ColumnSpec(entry.id, entry.name, ())))
+    return columns
+
+
+def build_table(summary: RunSummary, config: SuiteConfig) -> ResultTable:
+    """The Figure-5-style table of a run summary."""
+    columns = suite_columns(config)
+    rows = []
+    labels = {e.id: e.label or e.id for e in config.explainers}
+    model_labels = {m.id: m.label or m.id for m in config.models}
+    for dataset in config.datasets:
+        for model in config.models:
+            for explainer in config.explainers_for(model.id):
+                row: dict[str, Any] = {"dataset": dataset.id, "model": model_labels[model.id],
+                                       "method": labels[explainer.id]}
+                any_value = False
+                for label, metric_id, spec in columns:
+                    source = "" if metric_id == CLASSIFICATION else explainer.id
+                    values = summary.get(dataset.id, model.id, source, metric_id)
+                    value = _pick(values, spec.keys) if spec.keys else _first_number(values)
+                    row[label] = None if value is None else float(value) * spec.scale
+                    any_value = any_value or (value is not None and source)
+                row["_skipped"] = not any_value and bool(config.metrics)
+                rows.append(row)
+    return ResultTable(["dataset", "model", "method"] + [c[0] for c in columns], rows,
+                       title=f"{config.name}: errors and scores in percent unless AUC/corr")
+
+
+def _first_number(values: dict[str, Any]) -> Any:
+    for value in values.values():
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return value
+    return None
+
+
+def _digits(label: str) -> int:
+    for spec in COLUMN_SPECS:
+        if label.startswith(spec.label):
+            return spec.digits
+    return 3
+
+
+def format_value(label: str, value: Any) -> str:
+    if value is None:
+        return "–"
+    return f"{value:.{_digits(label)}f}"
+
+
+def to_rich(table: ResultTable) -> Any:
+    """A rich Table for the terminal."""
+    from rich.table import Table
+
+    out = Table(title=table.title)
+    for column in table.columns:
+        out.add_column(column, justify="left" if column in ("dataset", "model", "method")
+                       else "right")
+    for row in table.rows:
+        cells = [str(row[c]) if c in ("dataset", "model", "method") else format_value(c, row[c])
+                 for c in table.columns]
+        if row.get("_skipped"):
+            cells[2] += " (skipped)"
+        out.add_row(*cells)
+    return out
+
+
+def to_markdown(table: ResultTable) -> str:
+    lines = ["| " + " | ".join(table.columns) + " |",
+             "|" + "|".join("---" if c in ("dataset", "model", "method") else "---:"
+                            for c in table.columns) + "|"]
+    for row in table.rows:
+        cells = [str(row[c]) if c in ("dataset", "model", "method") else format_value(c, row[c])
+                 for c in table.columns]
+        if row.get("_skipped"):
+            cells[2] += " (skipped)"
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def to_csv(table: ResultTable) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(table.columns)
+    for row in table.rows:
+        writer.writerow(["" if row[c] is None else row[c] for c in table.columns])
+    return buffer.getvalue()
+
+
+def to_json(table: ResultTable, summary: RunSummary, extra: dict[str, Any] | None = None) -> str:
+    """The table plus every aggregate, count and skip (machine-readable)."""
+    payload = {
+        "run_id": summary.run_id,
+        "table": {"columns": table.columns,
+                  "rows": [{c: row[c] for c in table.columns} for row in table.rows]},
+        "aggregates": [
+            {"dataset": d, "model": m, "explainer": e, "metric": metric,
+             "rows": summary.counts.get((d, m, e, metric), 0), "values": values}
+            for (d, m, e, metric), values in sorted(summary.values.items())
+        ],
+        "skipped_images": summary.skipped_images,
+        "skipped_pairs": summary.skipped_pairs,
+        **(extra or {}),
+    }
+    return json.dumps(payload, indent=2, sort_keys=False, default=str)
