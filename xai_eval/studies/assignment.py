@@ -6,7 +6,8 @@
   by at most one from every other (the paper's "9 ratings per visualization" is the
   special case ``participants * k = 9 * items``). With ``distinct_images`` an image is not
   shown twice to one participant (class discrimination: seeing one image under two
-  techniques would reveal the answer); items of an already chosen image are skipped.
+  techniques would reveal the answer); images with the most least-shown items go first,
+  which keeps the within-one guarantee for images with equally many items.
 - **Order.** Practice items first (in random order), then the main items in random order
   with attention checks inserted at random positions (never first).
 - **Counterbalancing.** The left/right (or option-order) flip of an item alternates over
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -35,22 +37,28 @@ def choose_balanced(counts: Mapping[int, int], k: int, rng: random.Random,
     """The ``k`` least-shown item ids (random among ties), at most one per group if given.
 
     ``counts`` maps every eligible item id to how often it has been assigned so far.
+    With groups (images), groups are taken in the order (lowest count of any of their
+    items, most items at that count, random) and the least-shown item of each is chosen.
+    "Most items at the lowest count first" keeps the groups' backlogs level, so no group is
+    left with two least-shown items when only one of them can be given to a participant;
+    with equal-sized groups the counts then stay within one of each other.
     Returns fewer than ``k`` ids only when there are not enough items (or groups).
     """
     if k < 0:
         raise ValueError(f"trials per participant must be >= 0, got {k}")
-    order = sorted(counts, key=lambda item_id: (counts[item_id], rng.random()))
-    chosen: list[int] = []
-    used: set[str] = set()
-    for item_id in order:
-        if len(chosen) == k:
-            break
-        if groups is not None:
-            group = groups[item_id]
-            if group in used:
-                continue
-            used.add(group)
-        chosen.append(item_id)
+    members: dict[object, list[int]] = defaultdict(list)
+    for item_id in counts:
+        members[groups[item_id] if groups is not None else item_id].append(item_id)
+
+    def priority(group: object) -> tuple[int, int, float]:
+        low = min(counts[i] for i in members[group])
+        at_low = sum(counts[i] == low for i in members[group])
+        return (low, -at_low, rng.random())
+
+    chosen = []
+    for group in sorted(members, key=priority)[:k]:
+        low = min(counts[i] for i in members[group])
+        chosen.append(rng.choice(sorted(i for i in members[group] if counts[i] == low)))
     return chosen
 
 
