@@ -20,12 +20,12 @@ class _CurveMetric(CountingMetric):
     def _auc(self, sample: MetricSample) -> float:
         raise NotImplementedError
 
-    def update(self, sample: MetricSample) -> dict[str, float | bool | None]:
-        self.check_requires(sample)
-        auc = self._auc(sample)
-        self.count("auc_sum", auc)
+    def score(self, sample: MetricSample) -> dict[str, Any]:
+        return {"auc": self._auc(sample)}
+
+    def absorb(self, record: dict[str, Any], class_id: int | None) -> None:
+        self.count("auc_sum", float(record["auc"]))
         self.count("n")
-        return {"auc": auc}
 
     def compute(self) -> dict[str, float]:
         return {"auc": ratio(self.state["auc_sum"], self.state["n"]), "n_images": self.state["n"]}

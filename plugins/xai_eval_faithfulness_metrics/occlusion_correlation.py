@@ -61,17 +61,19 @@ class OcclusionCorrelation(CountingMetric):
                 cfg["stride"], cfg["fill"], output=cfg["output"], batch_size=cfg["batch_size"])
         return self._cache[key]
 
-    def update(self, sample: MetricSample) -> dict[str, float | bool | None]:
-        self.check_requires(sample)
+    def score(self, sample: MetricSample) -> dict[str, Any]:
         rho = rank_correlation(sample.saliency, self.occlusion_for(sample))
-        if rho is None:
-            self.count("constant")
-            if self.config["constant_map"] == "exclude":
-                return {"rho": None, "constant": True}
-            rho = 0.0
-        self.count("rho_sum", rho)
-        self.count("n")
-        return {"rho": rho}
+        if rho is not None:
+            return {"rho": rho}
+        if self.config["constant_map"] == "exclude":
+            return {"rho": None, "constant": True}
+        return {"rho": 0.0, "constant": True}
+
+    def absorb(self, record: dict[str, Any], class_id: int | None) -> None:
+        self.count("constant", int(bool(record.get("constant"))))
+        if record.get("rho") is not None:
+            self.count("rho_sum", float(record["rho"]))
+            self.count("n")
 
     def compute(self) -> dict[str, float]:
         s = self.state

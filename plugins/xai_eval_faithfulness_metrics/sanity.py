@@ -54,20 +54,20 @@ class SanityRandomization(CountingMetric):
         self._randomized[id(explainer)] = (explainer, clone)
         return clone
 
-    def update(self, sample: MetricSample) -> dict[str, float | bool | None]:
-        self.check_requires(sample)
+    def score(self, sample: MetricSample) -> dict[str, Any]:
         explainer = self.randomized_explainer(sample.explainer, sample.model)
         image = sample.image if sample.image.dim() == 4 else sample.image[None]
         random_map = explainer(image, torch.tensor([int(sample.gt_class)]))[0]
-        result = map_similarity(sample.saliency, random_map)
-        self.count("ssim_sum", result["ssim"])
+        return dict(map_similarity(sample.saliency, random_map))
+
+    def absorb(self, record: dict[str, Any], class_id: int | None) -> None:
+        self.count("ssim_sum", float(record["ssim"]))
         self.count("n")
-        if result["spearman_abs"] is None:
+        if record.get("spearman_abs") is None:
             self.count("constant")
         else:
-            self.count("spearman_sum", result["spearman_abs"])
+            self.count("spearman_sum", float(record["spearman_abs"]))
             self.count("n_spearman")
-        return dict(result)
 
     def compute(self) -> dict[str, float]:
         s = self.state

@@ -42,8 +42,7 @@ class LocalizationError(CountingMetric):
     def empty_state(self) -> dict[str, Any]:
         return {"n": 0, "n_top": 0, "top1": 0, "top5": 0, "gt_known": 0}
 
-    def update(self, sample: MetricSample) -> dict[str, float | bool | None]:
-        self.check_requires(sample)
+    def score(self, sample: MetricSample) -> dict[str, Any]:
         cfg = self.config
         result = localization_correct(
             sample.gt_class, sample.gt_boxes, sample.saliency,
@@ -53,14 +52,16 @@ class LocalizationError(CountingMetric):
             iou_threshold=cfg["iou_threshold"], top_k=cfg["top_k"],
             inclusive=cfg["box_inclusive"],
         )
-        self.count("n")
-        self.count("gt_known", int(bool(result["gt_known"])))
-        if result["top1"] is not None:
-            self.count("n_top")
-            self.count("top1", int(result["top1"]))
-            self.count("top5", int(bool(result["top5"])))
         return {"top1_correct": result["top1"], "top5_correct": result["top5"],
                 "gt_known_correct": result["gt_known"]}
+
+    def absorb(self, record: dict[str, Any], class_id: int | None) -> None:
+        self.count("n")
+        self.count("gt_known", int(bool(record.get("gt_known_correct"))))
+        if record.get("top1_correct") is not None:
+            self.count("n_top")
+            self.count("top1", int(bool(record["top1_correct"])))
+            self.count("top5", int(bool(record["top5_correct"])))
 
     def compute(self) -> dict[str, float]:
         s = self.state

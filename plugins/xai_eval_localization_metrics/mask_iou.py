@@ -30,21 +30,22 @@ class MaskIoU(CountingMetric):
     def empty_state(self) -> dict[str, Any]:
         return {"intersection": {}, "union": {}, "iou_sum": 0.0, "n": 0, "excluded_empty": 0}
 
-    def update(self, sample: MetricSample) -> dict[str, float | bool | None]:
-        self.check_requires(sample)
+    def score(self, sample: MetricSample) -> dict[str, Any]:
         inter, union = mask_overlap(sample.saliency, sample.gt_mask, self.config["threshold"],
                                     normalization=self.config["normalization"],
                                     on_size_mismatch=self.config["on_size_mismatch"])
-        if union == 0:
+        iou = None if union == 0 else inter / union
+        return {"iou": iou, "intersection": inter, "union": union}
+
+    def absorb(self, record: dict[str, Any], class_id: int | None) -> None:
+        if not record.get("union"):
             self.count("excluded_empty")
-            return {"iou": None, "empty": True}
-        key = str(int(sample.gt_class))
-        for name, value in (("intersection", inter), ("union", union)):
-            self.state[name][key] = self.state[name].get(key, 0) + value
-        iou = inter / union
-        self.count("iou_sum", iou)
+            return
+        key = str(class_id)
+        for name in ("intersection", "union"):
+            self.state[name][key] = self.state[name].get(key, 0) + int(record[name])
+        self.count("iou_sum", int(record["intersection"]) / int(record["union"]))
         self.count("n")
-        return {"iou": iou}
 
     def compute(self) -> dict[str, float]:
         s = self.state

@@ -70,26 +70,34 @@ class PointingGame(CountingMetric):
         return {"hits": {}, "pairs": {}, "hits_difficult": {}, "pairs_difficult": {},
                 "excluded_empty": 0, "skipped_difficult_boxes": 0, "constant_maps": 0}
 
-    def update(self, sample: MetricSample) -> dict[str, float | bool | None]:
-        self.check_requires(sample)
+    def score(self, sample: MetricSample) -> dict[str, Any]:
         cfg = self.config
+        record: dict[str, Any] = {"hit": None, "difficult": bool(sample.difficult)}
         if cfg["skip_all_difficult"] and all_boxes_difficult(sample):
-            self.count("skipped_difficult_boxes")
-            return {"hit": None, "skipped_difficult_boxes": True, "difficult": sample.difficult}
+            return {**record, "skipped_all_difficult": True}
         hit = pointing_hit(sample.saliency, tolerance=cfg["tolerance"], tie=cfg["tie"],
                            on_size_mismatch=cfg["on_size_mismatch"],
                            **sample_region(sample, cfg["region"]))
         if hit is None:
+            return {**record, "empty_region": True}
+        return {**record, "hit": hit, "constant_map": is_constant(as_saliency(sample.saliency))}
+
+    def absorb(self, record: dict[str, Any], class_id: int | None) -> None:
+        if record.get("skipped_all_difficult"):
+            self.count("skipped_difficult_boxes")
+            return
+        if record.get("hit") is None:
             self.count("excluded_empty")
-            return {"hit": None, "empty_region": True, "difficult": sample.difficult}
-        if is_constant(as_saliency(sample.saliency)):
-            self.count("constant_maps")
-        key = str(int(sample.gt_class))
-        subsets = ["hits", "pairs"] + (["hits_difficult", "pairs_difficult"] if sample.difficult else [])
+            return
+        self.count("constant_maps", int(bool(record.get("constant_map"))))
+        key = str(class_id)
+        hit = bool(record["hit"])
+        subsets = ["hits", "pairs"]
+        if record.get("difficult"):
+            subsets += ["hits_difficult", "pairs_difficult"]
         for name in subsets:
             if name.startswith("pairs") or hit:
                 self.state[name][key] = self.state[name].get(key, 0) + 1
-        return {"hit": hit, "difficult": sample.difficult}
 
     def compute(self) -> dict[str, float]:
         s = self.state
@@ -122,17 +130,18 @@ class EnergyPointingGame(CountingMetric):
     def empty_state(self) -> dict[str, Any]:
         return {"energy_sum": 0.0, "n": 0, "excluded_empty": 0}
 
-    def update(self, sample: MetricSample) -> dict[str, float | bool | None]:
-        self.check_requires(sample)
+    def score(self, sample: MetricSample) -> dict[str, Any]:
         region = sample_region(sample, self.config["region"])
         energy = energy_in_region(sample.saliency, on_size_mismatch=self.config["on_size_mismatch"],
                                   **region)
-        if energy is None:
+        return {"energy": energy} if energy is not None else {"energy": None, "empty_region": True}
+
+    def absorb(self, record: dict[str, Any], class_id: int | None) -> None:
+        if record.get("energy") is None:
             self.count("excluded_empty")
-            return {"energy": None, "empty_region": True}
-        self.count("energy_sum", energy)
+            return
+        self.count("energy_sum", float(record["energy"]))
         self.count("n")
-        return {"energy": energy}
 
     def compute(self) -> dict[str, float]:
         s = self.state

@@ -6,6 +6,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from xai_eval.errors import InputValidationError
 from xai_eval.metrics.accumulate import CountingMetric
 from xai_eval.metrics.base import MetricSample
 from xai_eval.metrics.wsol import (
@@ -48,17 +49,28 @@ class MaxBoxAcc(CountingMetric):
         return {"n": 0, "correct_all": np.zeros(shape, dtype=np.int64),
                 "correct_largest": np.zeros(shape, dtype=np.int64)}
 
-    def update(self, sample: MetricSample) -> dict[str, float | bool | None]:
-        self.check_requires(sample)
+    def score(self, sample: MetricSample) -> dict[str, Any]:
         best_all, best_largest = best_ious_per_threshold(
             sample.saliency, sample.gt_boxes, self._grid(),
             normalization=self.config["normalization"], connectivity=self.config["connectivity"])
+        # per-threshold lists: the dataset-level maximum needs them (exact aggregation)
+        return {"max_iou_all_components": float(best_all.max()),
+                "max_iou_largest_component": float(best_largest.max()),
+                "iou_all_per_threshold": best_all.tolist(),
+                "iou_largest_per_threshold": best_largest.tolist()}
+
+    def absorb(self, record: dict[str, Any], class_id: int | None) -> None:
+        best_all = np.asarray(record["iou_all_per_threshold"], dtype=np.float64)
+        best_largest = np.asarray(record["iou_largest_per_threshold"], dtype=np.float64)
+        if best_all.shape != (len(self._grid()),):
+            raise InputValidationError(
+                f"record has {best_all.shape} thresholds, this metric sweeps {len(self._grid())}; "
+                "aggregate records with the threshold_step they were scored with"
+            )
         deltas = np.asarray(self.config["iou_thresholds"], dtype=np.float64)[:, None]
         self.state["correct_all"] += best_all[None] >= deltas
         self.state["correct_largest"] += best_largest[None] >= deltas
         self.count("n")
-        return {"max_iou_all_components": float(best_all.max()),
-                "max_iou_largest_component": float(best_largest.max())}
 
     def compute(self) -> dict[str, float]:
         s = self.state
@@ -94,15 +106,18 @@ class PxAP(CountingMetric):
         size = len(self._levels())
         return {"n": 0, "pos": np.zeros(size, dtype=np.int64), "neg": np.zeros(size, dtype=np.int64)}
 
-    def update(self, sample: MetricSample) -> dict[str, float | bool | None]:
-        self.check_requires(sample)
+    def score(self, sample: MetricSample) -> dict[str, Any]:
         pos, neg = pixel_histograms(sample.saliency, sample.gt_mask, self._levels(),
                                     normalization=self.config["normalization"],
                                     on_size_mismatch=self.config["on_size_mismatch"])
-        self.state["pos"] += pos
-        self.state["neg"] += neg
+        # per-level pixel counts: the pooled precision-recall curve needs them
+        return {"image_ap": pxap_from_histograms(pos, neg),
+                "positive_histogram": pos.tolist(), "negative_histogram": neg.tolist()}
+
+    def absorb(self, record: dict[str, Any], class_id: int | None) -> None:
+        self.state["pos"] += np.asarray(record["positive_histogram"], dtype=np.int64)
+        self.state["neg"] += np.asarray(record["negative_histogram"], dtype=np.int64)
         self.count("n")
-        return {"image_ap": pxap_from_histograms(pos, neg)}
 
     def compute(self) -> dict[str, float]:
         s = self.state

@@ -1,13 +1,18 @@
-"""Exact accumulation for metric classes: additive counts that merge and serialise.
+"""Exact accumulation for metric classes: per-image records that add up to the score.
 
-Every built-in metric keeps its state as sums (counts, histograms, per-class totals), never
-as a list of per-image results or a running mean. Two consequences the suite runner can use:
+Every built-in metric splits :meth:`Metric.update` in two:
 
-- :meth:`CountingMetric.merge` adds another instance's state, so metrics computed over
-  batches (or over the part of a run done before a restart) combine into exactly the
-  result of one pass over the whole dataset;
-- :meth:`CountingMetric.state_dict` is JSON-serialisable and
-  :meth:`CountingMetric.load_state_dict` restores it, so the state can be checkpointed.
+- ``score(sample) -> record``: the per-image values (JSON-serialisable; lists only where a
+  sweep needs them, e.g. MaxBoxAcc's per-threshold IoUs) — what the suite runner stores;
+- ``absorb(record, class_id)``: add a record to the state, which is only sums (counts,
+  histograms, per-class totals), never a running mean of per-image maxima.
+
+Hence ``aggregate(records)`` — records as stored, with their ``class_id`` — rebuilds the
+state and gives exactly what ``update``/``compute`` gave in one pass: the suite runner
+computes its tables from the database this way, so a resumed or sharded run matches an
+uninterrupted one. :meth:`CountingMetric.merge` adds two states (per-batch metrics combine
+exactly); :meth:`CountingMetric.state_dict` / :meth:`CountingMetric.load_state_dict`
+checkpoint the state as JSON.
 
 State values are numbers, numpy arrays, or dicts of those keyed by ``str`` (e.g. the class
 id), merged key by key.
@@ -73,8 +78,32 @@ class CountingMetric(Metric):
         """The state before any sample."""
         raise NotImplementedError
 
+    def score(self, sample: MetricSample) -> dict[str, Any]:
+        """The per-image record of one sample (no state change)."""
+        raise NotImplementedError
+
+    def absorb(self, record: dict[str, Any], class_id: int | None) -> None:
+        """Add one record (as returned by :meth:`score`, or read back from storage)."""
+        raise NotImplementedError
+
     def reset(self) -> None:
         self.state: dict[str, Any] = self.empty_state()
+
+    def update(self, sample: MetricSample) -> dict[str, Any]:
+        """Score one sample, add it to the state, return its record."""
+        self.check_requires(sample)
+        record = self.score(sample)
+        self.absorb(record, int(sample.gt_class))
+        return record
+
+    def aggregate(self, records: list[dict[str, Any]]) -> dict[str, Any]:
+        """The score of stored records (each with its ``class_id``), exactly as ``compute``
+        would give after updating with the same samples. This instance is not changed."""
+        fresh = type(self)(**self.config)
+        for record in records:
+            class_id = record.get("class_id")
+            fresh.absorb(record, None if class_id is None else int(class_id))
+        return fresh.compute()
 
     def merge(self, other: CountingMetric) -> CountingMetric:
         """Add ``other``'s accumulated state to this one (same class and parameters)."""
