@@ -46,20 +46,19 @@
 
   function clear(node) { while (node.firstChild) { node.removeChild(node.firstChild); } }
 
-  function renderProgress(p) {
-    if (!p) { return; }
-    el("progress-text").textContent = "Question " + Math.min(p.answered + 1, p.total) + " of " + p.total;
-    el("progress-fill").style.width = Math.round(100 * p.answered / Math.max(p.total, 1)) + "%";
+  function renderProgress(trial) {
+    el("progress-text").textContent = "Question " + (trial.index + 1) + " of " + trial.total;
+    el("progress-fill").style.width = Math.round(100 * trial.index / Math.max(trial.total, 1)) + "%";
   }
 
-  function render(trial, progress) {
+  function render(trial) {
     current = trial;
     shownAt = null;
     el("instructions").hidden = true;
     el("trial").hidden = false;
     el("feedback").hidden = true;
-    el("phase").textContent = trial.practice ? "Practice." : "";
-    renderProgress(progress);
+    el("phase").textContent = trial.phase === "practice" ? "Practice." : "";
+    renderProgress(trial);
     el("question").textContent = trial.question;
     var stimuli = el("stimuli");
     clear(stimuli);
@@ -100,8 +99,8 @@
   function loadNext() {
     return call("GET", trialUrl).then(function (r) {
       if (r.status !== 200) { setStatus(r.data.message || "Could not load the next question."); return; }
-      if (r.data.state === "done") { window.location.assign(debriefUrl); return; }
-      render(r.data.trial, r.data.progress);
+      if (r.data.done) { window.location.assign(debriefUrl); return; }
+      render(r.data);
     });
   }
 
@@ -112,7 +111,7 @@
     var rt = Math.max(0, Math.round(performance.now() - shownAt));
     var trial = current;
     current = null;
-    call("POST", answersUrl, { trial_id: trial.id, answer: value, rt_ms: rt }).then(function (r) {
+    call("POST", answersUrl, { trial_id: trial.trial_id, answer: value, rt_ms: rt }).then(function (r) {
       if (r.status >= 400 && r.status !== 409) {
         setStatus(r.data.message || "The answer was not accepted.");
         return loadNext();
