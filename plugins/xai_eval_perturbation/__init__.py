@@ -1,1 +1,14 @@
-"""Built-in plugin package xai_eval_perturbation (placeholder until its issue lands)."""
+"""Built-in plugin: model-free and perturbation maps — occlusion and the centre baseline."""
+
+from __future__ import annotations
+
+from xai_eval import hookimpl
+from xai_eval_perturbation.center import CenterBaseline
+from xai_eval_perturbation.occlusion import Occlusion
+
+__all__ = ["CenterBaseline", "Occlusion"]
+
+
+@hookimpl
+def xai_eval_register_explainers() -> list[type]:
+    return [Occlusion, CenterBaseline]
