@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Any, ClassVar
 
 import numpy as np
@@ -12,6 +13,7 @@ from xai_eval.metrics.base import MetricSample
 from xai_eval.metrics.faithfulness import occlusion_map, rank_correlation
 
 CONSTANT_RULES = ("zero", "exclude")
+CACHE_SIZE = 8
 
 
 class OcclusionCorrelation(CountingMetric):
@@ -20,7 +22,7 @@ class OcclusionCorrelation(CountingMetric):
     The occlusion map (score drop when a ``patch_size`` patch at ``stride`` is set to
     ``fill``; the paper gives none of these) is taken from ``sample.extras["occlusion_map"]``
     when the runner supplies it (it does not depend on the explainer, so it can be shared),
-    otherwise computed here and cached per (image, class). Score: the mean of per-image rho.
+    otherwise computed here and cached per (model, image, class). Score: the mean of per-image rho.
     A constant map has no ranking: ``constant_map="zero"`` scores it 0 (no agreement; the
     default, so blank maps are not silently dropped), ``"exclude"`` leaves it out; both count it.
     """
@@ -43,7 +45,8 @@ class OcclusionCorrelation(CountingMetric):
             raise InputValidationError(
                 f"constant_map must be one of {CONSTANT_RULES}, not {self.config['constant_map']!r}"
             )
-        self._cache: dict[tuple[str, int], np.ndarray] = {}
+        # a few recent maps only: images arrive in order, and 224x224 float64 maps are 400 kB
+        self._cache: OrderedDict[tuple[int, str, int], np.ndarray] = OrderedDict()
 
     def empty_state(self) -> dict[str, Any]:
         return {"rho_sum": 0.0, "n": 0, "constant": 0}
@@ -53,13 +56,19 @@ class OcclusionCorrelation(CountingMetric):
         supplied = sample.extras.get("occlusion_map")
         if supplied is not None:
             return supplied
-        key = (sample.image_id, int(sample.gt_class))
-        if key not in self._cache:
-            cfg = self.config
-            self._cache[key] = occlusion_map(
-                as_module(sample.model), sample.image, int(sample.gt_class), cfg["patch_size"],
-                cfg["stride"], cfg["fill"], output=cfg["output"], batch_size=cfg["batch_size"])
-        return self._cache[key]
+        model = as_module(sample.model)
+        key = (id(model), sample.image_id, int(sample.gt_class))
+        if key in self._cache:
+            self._cache.move_to_end(key)
+            return self._cache[key]
+        cfg = self.config
+        result = occlusion_map(model, sample.image, int(sample.gt_class), cfg["patch_size"],
+                               cfg["stride"], cfg["fill"], output=cfg["output"],
+                               batch_size=cfg["batch_size"])
+        self._cache[key] = result
+        while len(self._cache) > CACHE_SIZE:
+            self._cache.popitem(last=False)
+        return result
 
     def score(self, sample: MetricSample) -> dict[str, Any]:
         rho = rank_correlation(sample.saliency, self.occlusion_for(sample))

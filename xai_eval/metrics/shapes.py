@@ -206,7 +206,7 @@ def is_constant(saliency: np.ndarray, rel_tol: float = 1e-12) -> bool:
     """True for a map that ranks no pixel (constant, all-zero included)."""
     hi, lo = float(saliency.max()), float(saliency.min())
     scale = max(abs(hi), abs(lo), np.finfo(np.float64).tiny)
-    return (hi - lo) <= rel_tol * scale
+    return bool((hi - lo) <= rel_tol * scale)
 
 
 def normalize_map(saliency: np.ndarray, normalization: str = "max") -> np.ndarray:
