@@ -8,7 +8,6 @@ admin page, the chart and the exports.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +23,10 @@ class ConditionResult:
     participants: int
     n: int
     values: list[float]
+    #: the participant of each value (the clusters of the bootstrap)
+    clusters: list[int] = field(default_factory=list)
+    #: item key -> answers, the input of the agreement statistic
+    answers_by_item: dict[str, list[Any]] = field(default_factory=dict)
     stats: dict[str, Any] = field(default_factory=dict)
 
 
@@ -34,22 +37,23 @@ class StudyResults:
     completed: int
     included: int
     conditions: list[ConditionResult]
-    agreement: dict[str, Any] = field(default_factory=dict)
     chance: float | None = None
+    comparisons: list[Any] = field(default_factory=list)
 
 
-def analysable_answers(session: Session, study: Study,
-                       included: set[int]) -> list[tuple[int, str, str, float | None]]:
-    """(participant id, condition, item key, score) of every main-trial answer analysed."""
+def analysable_answers(session: Session, study: Study, included: set[int]
+                       ) -> list[tuple[int, str, str, float | None, Any]]:
+    """(participant, condition, item key, score, raw answer) of every main answer analysed."""
     if not included:
         return []
     rows = session.execute(
-        select(Response.participant_id, Item.condition, Item.key, Response.score)
+        select(Response.participant_id, Item.condition, Item.key, Response.score,
+               Response.answer)
         .join(TrialInstance, TrialInstance.id == Response.trial_id)
         .join(Item, Item.id == TrialInstance.item_id)
         .where(Item.study_id == study.id, TrialInstance.kind == "main",
                Response.participant_id.in_(sorted(included))))
-    return [(pid, condition, key, score) for pid, condition, key, score in rows]
+    return [tuple(row) for row in rows]  # type: ignore[misc]
 
 
 def study_results(session: Session, study: Study, exclusions: list[Any]) -> StudyResults:
@@ -60,43 +64,34 @@ def study_results(session: Session, study: Study, exclusions: list[Any]) -> Stud
     kind = "rating" if task.response_kind == "rating" else "accuracy"
     completed = {e.participant_id for e in exclusions}
     included = {e.participant_id for e in exclusions if not e.excluded}
-    answers = analysable_answers(session, study, included)
-    by_condition: dict[str, list[float]] = defaultdict(list)
-    people: dict[str, set[int]] = defaultdict(set)
-    per_item: dict[str, list[float]] = defaultdict(list)
-    for pid, condition, key, score in answers:
+    grouped: dict[str, ConditionResult] = {}
+    for pid, condition, key, score, answer in analysable_answers(session, study, included):
         if score is None:
             continue
-        by_condition[condition].append(float(score))
-        people[condition].add(pid)
-        per_item[key].append(float(score))
-    conditions = [ConditionResult(c, len(people[c]), len(v), v)
-                  for c, v in sorted(by_condition.items())]
-    results = StudyResults(task.name, kind, len(completed), len(included), conditions,
-                           chance=task.chance)
-    _add_statistics(results, per_item)
+        group = grouped.setdefault(condition, ConditionResult(condition, 0, 0, []))
+        group.values.append(float(score))
+        group.clusters.append(pid)
+        # agreement on what people chose: the category name, or the recoded rating
+        group.answers_by_item.setdefault(key, []).append(
+            answer if kind == "accuracy" else float(score))
+    for group in grouped.values():
+        group.n = len(group.values)
+        group.participants = len(set(group.clusters))
+    results = StudyResults(task.name, kind, len(completed), len(included),
+                           [grouped[c] for c in sorted(grouped)], chance=task.chance)
+    from xai_eval.web import results_statistics
+
+    results_statistics.fill(results, seed=int(study.parameters.get("seed", 0) or 0))
     return results
 
 
-def _add_statistics(results: StudyResults, per_item: dict[str, list[float]]) -> None:
-    from xai_eval.web import results_statistics
-
-    results_statistics.fill(results, per_item)
-
-
 def as_table(results: StudyResults) -> dict[str, Any]:
-    """Headers, rows and notes for the admin page."""
-    rows = as_rows(results)
-    headers = list(rows[0]) if rows else []
-    return {"headers": headers, "rows": [list(r.values()) for r in rows],
-            "included": results.included, "completed": results.completed,
-            "notes": results_statistics_notes(results)}
-
-
-def results_statistics_notes(results: StudyResults) -> list[str]:
+    """Headers, formatted rows and notes for the admin page."""
     from xai_eval.web import results_statistics
 
-    return results_statistics.notes(results)
+    headers, rows = results_statistics.display_rows(results)
+    return {"headers": headers, "rows": rows, "included": results.included,
+            "completed": results.completed, "notes": results_statistics.notes(results)}
 
 
 def as_rows(results: StudyResults) -> list[dict[str, Any]]:
