@@ -23,7 +23,12 @@ from typing import Any, ClassVar
 import torch
 import torch.nn as nn
 
-from xai_eval.errors import InputTypeError, InputValidationError, LayerResolutionError, ModelOutputError
+from xai_eval.errors import (
+    InputTypeError,
+    InputValidationError,
+    LayerResolutionError,
+    ModelOutputError,
+)
 from xai_eval.explain.layers import ResolvedLayer, probe_last_spatial_layer, resolve_layer, to_grid
 from xai_eval.explain.postprocess import degenerate_mask, reduce_channels, upsample
 from xai_eval.explain.state import ModelStateGuard
@@ -228,11 +233,15 @@ class LayerExplainer(Explainer):
                     f"target layer {layer.name!r} ran more than once in one forward pass (a reused "
                     "module); its maps are ambiguous — choose a layer that runs once"
                 )
-            if need_grad:
-                torch.set_grad_enabled(True)  # undone when the surrounding no_grad exits
-                output = output.detach().requires_grad_(True)
-            captured.append(output)
-            return output
+            if not need_grad:
+                captured.append(output)
+                return output
+            torch.set_grad_enabled(True)  # undone when the surrounding no_grad exits
+            leaf = output.detach().requires_grad_(True)
+            captured.append(leaf)
+            # The model continues on a copy: a later in-place op (DenseNet's
+            # F.relu(features, inplace=True)) must neither fail on the leaf nor change A^k.
+            return leaf.clone()
 
         handle = layer.module.register_forward_hook(hook)
         try:

@@ -13,13 +13,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 import torch
 
 from xai_eval.errors import InputValidationError, ModelOutputError
 
-TargetSpec = Union[None, int, Sequence[int], Sequence[Sequence[int]], torch.Tensor, Callable[[Any], torch.Tensor]]
+TargetSpec = (
+    None | int | Sequence[int] | Sequence[Sequence[int]] | torch.Tensor
+    | Callable[[Any], torch.Tensor]
+)
 
 
 @dataclass
