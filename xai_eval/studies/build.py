@@ -89,40 +89,41 @@ class BuildContext:
 
 
 def load_dataset(definition: StudyDefinition, registries: Any = None) -> Any:
-    """The dataset the definition names (the embedded benchmark by default)."""
-    ref = definition.dataset
-    if ref.name == EMBEDDED:
-        from xai_eval.data.embedded import ensure_embedded_benchmark
-
-        return ensure_embedded_benchmark()
+    """The dataset the definition names, through the dataset plugins (``embedded``: the
+    generated benchmark, cached after the first use)."""
     from xai_eval.plugins import default_registries
 
-    cls = (registries or default_registries()).get("datasets", ref.name).cls
+    ref = definition.dataset
+    registries = registries or default_registries()
     options = dict(ref.options)
     if ref.split:
         options.setdefault("split", ref.split)
-    return cls(ref.root, **options)
+    if ref.name == EMBEDDED and EMBEDDED not in registries.names("datasets"):
+        from xai_eval.data.embedded import EmbeddedDataset
+
+        return EmbeddedDataset(ref.root, **options)
+    return registries.get("datasets", ref.name).cls(ref.root, **options)
 
 
 def load_models(definition: StudyDefinition, registries: Any = None) -> dict[str, Any]:
-    """``name -> LoadedModel`` for every model of the definition."""
+    """``name -> LoadedModel`` for every model, resolved by the model-source plugins."""
+    from xai_eval.plugins import default_registries
+
+    registries = registries or default_registries()
+    sources = [registries.get("models", n).cls() for n in registries.names("models")]
     out = {}
     for ref in definition.models:
-        if ref.spec.startswith("embedded:"):
+        source = next((s for s in sources if s.accepts(ref.spec)), None)
+        if source is not None:
+            out[ref.name] = source.load(ref.spec)
+        elif ref.spec.startswith("embedded:"):
             from xai_eval.models.embedded import load_embedded_model
 
             out[ref.name] = load_embedded_model(ref.spec.split(":", 1)[1])
-            continue
-        from xai_eval.plugins import default_registries
-
-        registries = registries or default_registries()
-        sources = [registries.get("models", n).cls() for n in registries.names("models")]
-        source = next((s for s in sources if s.accepts(ref.spec)), None)
-        if source is None:
+        else:
             raise StudyDefinitionError(
                 f"no model source accepts {ref.spec!r} (model {ref.name!r}); installed "
                 f"sources: {', '.join(registries.names('models')) or 'none'}")
-        out[ref.name] = source.load(ref.spec)
     return out
 
 
