@@ -195,3 +195,13 @@ def test_resolve_target(target, expected) -> None:
 def test_resolve_target_errors(target, message) -> None:
     with pytest.raises(InputValidationError, match=message):
         resolve_target(target, CATEGORIES, 1000, predicted=0)
+
+
+def test_exif_orientation_is_applied(tmp_path) -> None:
+    from xai_eval.explain.commands import load_image
+
+    image = Image.new("RGB", (40, 20), (200, 10, 10))
+    exif = image.getexif()
+    exif[0x0112] = 6  # "rotate 90 CW to display"
+    image.save(tmp_path / "rotated.jpg", exif=exif)
+    assert load_image(tmp_path / "rotated.jpg").size == (20, 40)

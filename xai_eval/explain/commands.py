@@ -22,14 +22,15 @@ Examples:
 
 
 def load_image(path: Path) -> Any:
-    """Decode ``path`` as RGB, or raise CorruptImageError naming the file."""
-    from PIL import Image, UnidentifiedImageError
+    """Decode ``path`` as RGB, upright as a viewer shows it (EXIF orientation applied), or
+    raise CorruptImageError naming the file."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
 
     from xai_eval.data.base import CorruptImageError
 
     try:
         with Image.open(path) as image:
-            return image.convert("RGB")
+            return ImageOps.exif_transpose(image).convert("RGB")
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
         raise CorruptImageError(
             f"cannot decode image {path}: {exc}. Pass a JPEG/PNG/... file Pillow can open"

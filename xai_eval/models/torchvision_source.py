@@ -28,14 +28,15 @@ from typing import Any, ClassVar
 
 import torch
 import torch.nn as nn
-import torchvision
-from torchvision.models import get_model, get_model_weights, list_models
 
 from xai_eval.errors import MissingResourceError, UnsupportedModelError
 from xai_eval.models.base import LoadedModel, ModelSource
 from xai_eval.models.weights import load_strict, read_state_dict
 
 RANDOM = "random"
+
+# torchvision is imported inside the functions: importing it costs seconds, and this module
+# is loaded with the plugins by every command, most of which never build a torchvision net.
 
 #: auxiliary-classifier modules that torchvision drops after loading pretrained weights
 _AUX_PREFIXES = {"googlenet": ("aux1.", "aux2."), "inception_v3": ("AuxLogits.",)}
@@ -44,7 +45,9 @@ _AUX_PREFIXES = {"googlenet": ("aux1.", "aux2."), "inception_v3": ("AuxLogits.",
 @lru_cache(maxsize=1)
 def classification_models() -> frozenset[str]:
     """Names of torchvision's image-classification builders."""
-    return frozenset(list_models(module=torchvision.models))
+    import torchvision
+
+    return frozenset(torchvision.models.list_models(module=torchvision.models))
 
 
 def weights_file_name(weights: Any) -> str:
@@ -65,6 +68,8 @@ def split_spec(spec: str) -> tuple[str, str | None]:
 
 def missing_weights_message(name: str, path: Path | None) -> str:
     """What to download, from where, and where to put it (xai-eval itself never downloads)."""
+    from torchvision.models import get_model_weights
+
     enum = get_model_weights(name)
     default = enum.DEFAULT
     file_name = weights_file_name(default)
@@ -87,6 +92,8 @@ def missing_weights_message(name: str, path: Path | None) -> str:
 
 def _matching_weights(name: str, path: Path | None) -> Any:
     """The weights enum member whose official file name is ``path``'s, else the default."""
+    from torchvision.models import get_model_weights
+
     enum = get_model_weights(name)
     if path is not None:
         for member in enum:
@@ -129,6 +136,8 @@ def _file_num_classes(model: nn.Module, state: dict[str, torch.Tensor], default:
 def build_torchvision_model(name: str, path: Path | None) -> tuple[nn.Module, Any, int]:
     """The network with ``path``'s weights (or random ones), its weights enum member and
     its number of classes."""
+    from torchvision.models import get_model
+
     weights = _matching_weights(name, path)
     categories = len(weights.meta["categories"])
     state = read_state_dict(path, name) if path is not None else None
@@ -166,6 +175,8 @@ class TorchvisionSource(ModelSource):
         """A hint for a spec no source accepted: a near-miss name or a non-classifier."""
         import difflib
 
+        from torchvision.models import list_models
+
         name = split_spec(spec)[0]
         if name in list_models():
             return (f"{name!r} is a torchvision model but not an image classifier; the "
@@ -201,6 +212,8 @@ class TorchvisionSource(ModelSource):
             if not path.exists():
                 raise MissingResourceError(missing_weights_message(name, path))
             return path
+        from torchvision.models import get_model_weights
+
         enum = get_model_weights(name)
         for member in [enum.DEFAULT, *enum]:
             cached = hub_checkpoint_dir() / weights_file_name(member)
