@@ -24,7 +24,7 @@ hookspec = pluggy.HookspecMarker("xai_eval")
 
 @hookspec
 def xai_eval_register_explainers() -> list[type[Any]]:
-    """Return explainer classes: subclasses of :class:`xai_eval.explain.Explainer`.
+    """Return explainer classes: subclasses of :class:`xai_eval.explain.base.Explainer`.
 
     Each class needs a unique ``name`` (what users pass to ``get_explainer``) and a
     docstring whose first line is the one-line summary ``xai-eval plugins`` shows.
@@ -33,7 +33,7 @@ def xai_eval_register_explainers() -> list[type[Any]]:
 
 @hookspec
 def xai_eval_register_metrics() -> list[type[Any]]:
-    """Return metric classes: subclasses of :class:`xai_eval.metrics.Metric`.
+    """Return metric classes: subclasses of :class:`xai_eval.metrics.base.Metric`.
 
     Each class needs a unique ``name`` (what a suite YAML lists under ``metrics``).
     """
@@ -41,7 +41,7 @@ def xai_eval_register_metrics() -> list[type[Any]]:
 
 @hookspec
 def xai_eval_register_datasets() -> list[type[Any]]:
-    """Return dataset adapter classes: subclasses of :class:`xai_eval.data.Dataset`.
+    """Return dataset adapter classes: subclasses of :class:`xai_eval.data.base.Dataset`.
 
     Each class needs a unique ``name`` (the ``format`` a suite YAML names, e.g. ``coco``).
     """
@@ -49,7 +49,7 @@ def xai_eval_register_datasets() -> list[type[Any]]:
 
 @hookspec
 def xai_eval_register_models() -> list[type[Any]]:
-    """Return model source classes: subclasses of :class:`xai_eval.models.ModelSource`.
+    """Return model source classes: subclasses of :class:`xai_eval.models.base.ModelSource`.
 
     Each class needs a unique ``name``; it resolves a model specification string (such as
     ``resnet50@/path/w.pth``) into a network plus its preprocessing.
@@ -58,7 +58,7 @@ def xai_eval_register_models() -> list[type[Any]]:
 
 @hookspec
 def xai_eval_register_study_tasks() -> list[type[Any]]:
-    """Return human-study task classes: subclasses of :class:`xai_eval.studies.StudyTask`.
+    """Return human-study task classes: subclasses of :class:`xai_eval.studies.tasks.StudyTask`.
 
     Each class needs a unique ``name`` (the ``task`` a study YAML names).
     """

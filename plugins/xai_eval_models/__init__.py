@@ -1,7 +1,7 @@
 """Built-in plugin: model sources (torchvision + local weights, import paths, embedded, real).
 
 Each source lives in its own module; this package only lists them. To add one, write the
-module (a :class:`xai_eval.models.ModelSource` subclass with a unique ``name`` and, if it
+module (a :class:`xai_eval.models.base.ModelSource` subclass with a unique ``name`` and, if it
 must win over a more generic source, a ``priority`` below 100) and append it to
 :data:`SOURCES` below — one import, one list entry.
 """

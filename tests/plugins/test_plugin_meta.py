@@ -138,3 +138,17 @@ def test_every_builtin_class_has_a_name_and_a_one_line_summary() -> None:
             assert len(lines) == 1 or not lines[1].strip(), (
                 f"{kind} {name!r}: the summary must fit the docstring's first line (a blank "
                 f"line after it); `xai-eval plugins` shows only {lines[0]!r}")
+
+
+def test_hookspec_docstrings_name_classes_that_exist() -> None:
+    import importlib
+
+    references = re.findall(r":class:`~?([\w.]+)`", inspect.getsource(hookspecs))
+    assert references
+    for reference in references:
+        module, _, attr = reference.rpartition(".")
+        try:
+            found = getattr(importlib.import_module(module), attr, None)
+        except ImportError:
+            found = None
+        assert isinstance(found, type), f"hookspecs.py refers to {reference}, which does not exist"

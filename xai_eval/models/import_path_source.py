@@ -2,7 +2,7 @@
 
 The factory is called without arguments and returns either an ``nn.Module`` (preprocessed
 with the standard ImageNet transform: resize 256, centre crop 224, ImageNet mean/std) or a
-complete :class:`~xai_eval.models.LoadedModel` when it knows better (its own transform,
+complete :class:`~xai_eval.models.base.LoadedModel` when it knows better (its own transform,
 class names, recommended layer). A weights path is loaded strictly into the module.
 This source is the fallback: it answers only when no other source claims the spec.
 """
@@ -73,7 +73,7 @@ class ImportPathSource(ModelSource):
         else:
             raise UnsupportedModelError(
                 f"{match['module']}:{match['attr']}() returned {type(built).__name__}; a model "
-                "factory must return a torch.nn.Module or a xai_eval.models.LoadedModel")
+                "factory must return a torch.nn.Module or a xai_eval.models.base.LoadedModel")
         if match["weights"]:
             path = Path(match["weights"]).expanduser()
             if not path.exists():

@@ -1,6 +1,6 @@
 """``load_model``: turn a model specification into a ready-to-explain network.
 
-Every :class:`~xai_eval.models.ModelSource` plugin is asked whether it accepts the spec;
+Every :class:`~xai_eval.models.base.ModelSource` plugin is asked whether it accepts the spec;
 among those that do, the one with the lowest ``priority`` (default 100) loads it, so a
 specific source (``embedded:gap``) wins over the generic import-path fallback
 (``package.module:factory``, priority 1000) even though both match ``word:word``.
