@@ -62,3 +62,28 @@ def test_broken_plugin_is_reported_and_the_rest_still_listed(runner, plugin_dir)
     assert "error: plugin 'broken': import of" in result.output
     assert "RuntimeError: half-written plugin" in result.output
     assert rows_with(result.output, "dir_gradients") and rows_with(result.output, "gradcam")
+
+
+def test_plugins_dir_explainer_is_usable_by_explain(runner, plugin_dir, tmp_path, monkeypatch) -> None:
+    import textwrap
+
+    import torch
+    from PIL import Image
+
+    (tmp_path / "xe_plugin_cli_net.py").write_text(textwrap.dedent('''
+        import torch.nn as nn
+
+        def build():
+            return nn.Sequential(nn.Conv2d(3, 2, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1),
+                                 nn.Flatten(), nn.Linear(2, 3))
+    '''))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    Image.new("RGB", (40, 30), (90, 30, 200)).save(tmp_path / "img.png")
+    torch.manual_seed(0)
+    folder = plugin_dir(my_experiment=DIR_EXPLAINER_SOURCE)
+    result = runner.invoke(main, ["--plugins-dir", str(folder), "explain", "--model",
+                                  "xe_plugin_cli_net:build", "--method", "dir_gradients",
+                                  "--image", str(tmp_path / "img.png"), "--out",
+                                  str(tmp_path / "o.png")])
+    assert result.exit_code == 0, result.output
+    assert "with dir_gradients" in result.output and (tmp_path / "o.png").is_file()
