@@ -280,3 +280,18 @@ def test_builtin_plugin_registers_both_sources() -> None:
     registries = build_registries()
     assert {"torchvision", "import_path"} <= set(registries.names("models"))
     assert registries.get("models", "torchvision").plugin == "model_sources"
+
+
+def test_vit_input_size_is_read_from_the_position_embeddings() -> None:
+    from xai_eval.models.torchvision_source import _builder_kwargs
+
+    # vit_h_14's default weights (SWAG, 518 px) are not the only ones: a 224 px file must
+    # get the 224 px network and transforms even when renamed.
+    state = {"encoder.pos_embedding": torch.zeros(1, 16 * 16 + 1, 4),
+             "conv_proj.weight": torch.zeros(4, 3, 14, 14)}
+    weights = _matching_weights("vit_h_14", Path("/w/my_vit.pth"), state)
+    assert weights.name == "IMAGENET1K_SWAG_LINEAR_V1"
+    assert weights.transforms().crop_size == [224]
+    assert _builder_kwargs("vit_h_14", weights, state)["image_size"] == 224
+    default = _matching_weights("vit_h_14", None)
+    assert _builder_kwargs("vit_h_14", default, None)["image_size"] == 518

@@ -21,6 +21,7 @@ Preprocessing is the weights enum's ``transforms()`` and the class names its
 
 from __future__ import annotations
 
+import math
 import os
 from functools import lru_cache
 from pathlib import Path
@@ -90,14 +91,30 @@ def missing_weights_message(name: str, path: Path | None) -> str:
     )
 
 
-def _matching_weights(name: str, path: Path | None) -> Any:
-    """The weights enum member whose official file name is ``path``'s, else the default."""
+def _vit_image_size(state: dict[str, torch.Tensor] | None) -> int | None:
+    """A ViT state dict's input size: its position embeddings cover (size / patch)^2 + 1 tokens."""
+    if not state or "encoder.pos_embedding" not in state or "conv_proj.weight" not in state:
+        return None
+    tokens = state["encoder.pos_embedding"].shape[1] - 1
+    grid = math.isqrt(tokens)
+    return grid * state["conv_proj.weight"].shape[-1] if grid * grid == tokens else None
+
+
+def _matching_weights(name: str, path: Path | None,
+                      state: dict[str, torch.Tensor] | None = None) -> Any:
+    """The weights enum member the file belongs to: by official file name, else (ViT) by
+    input size, else the default. Its transforms and class names describe the file."""
     from torchvision.models import get_model_weights
 
     enum = get_model_weights(name)
     if path is not None:
         for member in enum:
             if weights_file_name(member) == path.name:
+                return member
+    size = _vit_image_size(state)
+    if size is not None and enum.DEFAULT.meta["min_size"][0] != size:
+        for member in enum:
+            if member.meta["min_size"][0] == size:
                 return member
     return enum.DEFAULT
 
@@ -106,15 +123,13 @@ def _builder_kwargs(name: str, weights: Any, state: dict[str, torch.Tensor] | No
                     ) -> dict[str, Any]:
     """Constructor arguments torchvision uses for pretrained weights (see its builders)."""
     kwargs: dict[str, Any] = {}
-    if state is None:
-        return kwargs
-    if name in _AUX_PREFIXES:
-        has_aux = any(key.startswith(_AUX_PREFIXES[name]) for key in state)
-        kwargs.update(transform_input=True, aux_logits=has_aux, init_weights=False)
     if name.startswith("vit_"):
-        kwargs["image_size"] = weights.meta["min_size"][0]
+        kwargs["image_size"] = _vit_image_size(state) or weights.meta["min_size"][0]
     if name == "maxvit_t":
         kwargs["input_size"] = weights.meta["min_size"]
+    if state is not None and name in _AUX_PREFIXES:
+        has_aux = any(key.startswith(_AUX_PREFIXES[name]) for key in state)
+        kwargs.update(transform_input=True, aux_logits=has_aux, init_weights=False)
     return kwargs
 
 
@@ -138,9 +153,9 @@ def build_torchvision_model(name: str, path: Path | None) -> tuple[nn.Module, An
     its number of classes."""
     from torchvision.models import get_model
 
-    weights = _matching_weights(name, path)
-    categories = len(weights.meta["categories"])
     state = read_state_dict(path, name) if path is not None else None
+    weights = _matching_weights(name, path, state)
+    categories = len(weights.meta["categories"])
     kwargs = _builder_kwargs(name, weights, state)
     model = get_model(name, weights=None, **kwargs)
     num_classes = categories
