@@ -107,6 +107,7 @@ class Occlusion(Explainer):
         batch_size = self.config["batch_size"]
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise InputValidationError(f"occlusion batch_size must be a positive int, not {batch_size!r}")
+        self.geometry(1 << 20, 1 << 20)  # type and range errors now, not at the first call
 
     def geometry(self, height: int, width: int) -> tuple[tuple[int, int], tuple[int, int]]:
         """((patch_h, patch_w), (stride_h, stride_w)) in pixels for an image of this size."""

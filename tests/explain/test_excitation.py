@@ -302,6 +302,9 @@ def test_bad_input_for_cmwp() -> None:
         xai_eval.get_explainer("c_mwp", net, target_layer="0")(TINY_X, lambda out: out[:, 0])
     with pytest.raises(InputValidationError, match="no weight tensor"):
         xai_eval.get_explainer("c_mwp", net, target_layer="0", classifier="2")(TINY_X, 0)
+    with pytest.raises(UnsupportedModelError, match="classifier layer ran 0 times above the target"):
+        xai_eval.get_explainer("c_mwp", random_net(), target_layer="3", classifier="1")(
+            torch.rand(1, 3, 8, 8, dtype=torch.float64), 0)
     with pytest.raises(InputValidationError, match="no option"):
         xai_eval.get_explainer("excitation_backprop", net, contrast_layer="3")
 
