@@ -107,6 +107,11 @@ def test_batch_size_does_not_change_the_result() -> None:
     odd = xai_eval.get_explainer("occlusion", model, patch_size=4, stride=3, batch_size=7).attribute(x, targets)
     torch.testing.assert_close(one, many, rtol=1e-12, atol=1e-12)
     torch.testing.assert_close(odd, many, rtol=1e-12, atol=1e-12)
+    explainer = xai_eval.get_explainer("occlusion", model, patch_size=4, stride=3, batch_size=7)
+    for b in range(2):  # batch results equal per-image results, per target
+        for k in range(2):
+            alone = explainer.attribute(x[b:b + 1], int(targets[b, k]))
+            torch.testing.assert_close(alone[0], many[b, k], rtol=1e-12, atol=1e-12)
 
 
 def test_one_forward_per_occluded_image_for_all_targets() -> None:
