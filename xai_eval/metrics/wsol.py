@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from xai_eval.errors import InputValidationError
-from xai_eval.metrics.boxes import box_iou, component_boxes
+from xai_eval.metrics.boxes import _pairwise_iou, component_boxes
 from xai_eval.metrics.shapes import as_boxes, as_mask, as_saliency, normalize_map
 
 IOU_THRESHOLDS = (0.3, 0.5, 0.7)
@@ -84,7 +84,7 @@ def best_ious_per_threshold(
             if len(boxes) == 0:
                 current = (0.0, 0.0)
             else:
-                ious = box_iou(boxes, gt).max(axis=1)
+                ious = _pairwise_iou(boxes, gt).max(axis=1)
                 current = (float(ious.max()), float(ious[int(np.argmax(sizes))]))
         best_all[index], best_largest[index] = current
     return best_all, best_largest
