@@ -38,6 +38,10 @@ def register(main: click.Group) -> None:
               help="TCP port (0: any free port, printed at start).")
 @click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 256),
               help="Worker threads of the waitress server.")
+@click.option("--connection-limit", default=1000, show_default=True,
+              type=click.IntRange(10, 10000),
+              help="Open connections accepted at once (each participant's browser keeps one "
+                   "alive; waitress's own default of 100 stalls larger studies).")
 @click.option("--insecure-cookies", is_flag=True,
               help="Send cookies over plain HTTP (local testing without TLS only).")
 @click.option("--samesite", type=click.Choice(["Lax", "Strict", "None"]), default="Lax",
@@ -46,7 +50,8 @@ def register(main: click.Group) -> None:
                    "iframe, where browsers send only SameSite=None (HTTPS) cookies.")
 @click.option("--trusted-proxy", default=None,
               help="Address of the reverse proxy whose X-Forwarded-* headers to trust.")
-def serve(db_url: str | None, host: str, port: int, threads: int, insecure_cookies: bool,
+def serve(db_url: str | None, host: str, port: int, threads: int, connection_limit: int,
+          insecure_cookies: bool,
           samesite: str, trusted_proxy: str | None) -> None:
     """Run the study web app with the waitress production server.
 
@@ -66,7 +71,13 @@ def serve(db_url: str | None, host: str, port: int, threads: int, insecure_cooki
         app = create_app(_env_config() | config)
     except DatabaseError as exc:
         raise click.ClickException(str(exc)) from None
+    # Load the plugin registries (explainers import torch) now, not on the first
+    # participant's request, which would otherwise wait seconds.
+    from xai_eval.plugins import default_registries
+
+    default_registries()
     options: dict[str, object] = {"host": host, "port": port, "threads": threads,
+                                  "connection_limit": connection_limit,
                                   "ident": "xai-eval", "clear_untrusted_proxy_headers": True}
     if trusted_proxy:
         options.update(trusted_proxy=trusted_proxy,
