@@ -11,9 +11,12 @@ from xai_eval.errors import XaiEvalError
 
 
 def _console():
+    """A rich console; when output is piped, wide enough that the table is not wrapped."""
+    import sys
+
     from rich.console import Console
 
-    return Console()
+    return Console() if sys.stdout.isatty() else Console(width=220)
 
 
 def _fail(exc: Exception) -> click.ClickException:
@@ -156,19 +159,30 @@ def _only_installed(config, registries):
 @click.option("--lr", type=float, default=None, help="Learning rate (default: the helper's).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=None,
               help="Batch size (default: the helper's).")
+@click.option("--val", "val_spec", default=None, metavar="FORMAT[:ROOT]",
+              help="Also report top-1 accuracy on this dataset (`embedded` = its test split).")
+@click.option("--max-steps", type=click.IntRange(min=1), default=None,
+              help="Stop after this many optimiser steps (quick trials).")
+@click.option("--no-progress", is_flag=True, help="Hide the progress bars.")
 def gapify_command(model_spec: str, cut_at: str, dataset_spec: str, epochs: int, out_path: Path,
-                   pool: str, channels: int, lr: float | None, batch_size: int | None) -> None:
+                   pool: str, channels: int, lr: float | None, batch_size: int | None,
+                   val_spec: str | None, max_steps: int | None, no_progress: bool) -> None:
     """Build a CAM-ready network the CAM paper's way and fine-tune it.
 
     Cuts MODEL after --cut-at, adds a 3x3 stride-1 conv (--channels units), global
     average (or max) pooling and a linear classifier, fine-tunes on --dataset, and saves
-    the weights to --out, so CAM can run on VGG-GAP/AlexNet-GAP-style models.
+    the weights to --out, so CAM can run on VGG-GAP/AlexNet-GAP-style models. Use the
+    result in a suite as `{spec: SPEC, gapified: OUT}`. Example on the embedded benchmark:
+
+      xai-eval gapify --model embedded:fc --cut-at features.10 --dataset embedded
+      --val embedded --epochs 3 --channels 64 --out fc-gap.pth
     """
     from xai_eval.suite.gapify_cli import run_gapify
 
     try:
         run_gapify(model_spec, cut_at, dataset_spec, epochs, out_path, pool, channels, lr,
-                   batch_size, echo=click.echo)
+                   batch_size, val_spec=val_spec, max_steps=max_steps,
+                   progress=not no_progress, echo=click.echo)
     except XaiEvalError as exc:
         raise _fail(exc) from None
 

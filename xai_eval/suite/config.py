@@ -58,6 +58,7 @@ class ModelEntry(BaseModel):
     spec: str
     id: str | None = None
     weights: str | None = None
+    gapified: str | None = None  # weights written by `xai-eval gapify` for this base model
     target_layer: str | None = None  # None: the source's recommendation, else automatic
     label: str | None = None
 

@@ -7,6 +7,7 @@ at once with a message naming the suite entry.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -27,30 +28,25 @@ from xai_eval.suite.config import (
 
 
 def load_model(entry: ModelEntry, registries: Registries, device: str = "cpu") -> LoadedModel:
-    """Resolve ``entry.spec`` with the first model source that accepts it.
+    """Resolve ``entry.spec`` through the model-source plugins in ``registries``.
 
-    Sources registered in ``registries`` are asked first (so a suite can use a plugin's own
-    source); otherwise :func:`xai_eval.models.loading.load_model` resolves it.
+    With ``gapified: PATH`` the network is rebuilt by :func:`xai_eval.models.gapify.load_gapified`
+    from the weights ``xai-eval gapify`` wrote, and explained at its ``cam_conv`` layer.
     """
-    spec = entry.spec
-    for name in registries.names("models"):
-        source = registries.entries["models"][name].cls()
-        if source.accepts(spec):
-            if entry.weights and "@" not in spec:
-                spec = f"{spec}@{entry.weights}"
-            loaded = source.load(spec, device=device)
-            break
-    else:
-        try:
-            from xai_eval.models.loading import load_model as load_any
-        except ModuleNotFoundError as exc:
-            if exc.name != "xai_eval.models.loading":
-                raise
-            raise SuiteConfigError(
-                f"model {entry.id!r}: no model source accepts {spec!r}; installed sources: "
-                f"{', '.join(registries.names('models')) or 'none'}"
-            ) from None
-        loaded = load_any(spec, weights=entry.weights, device=device)
+    from xai_eval.models.loading import load_model as load_any
+
+    loaded = load_any(entry.spec, weights=entry.weights, device=device, registries=registries)
+    if entry.gapified:
+        from xai_eval.models.gapify import load_gapified
+
+        path = Path(entry.gapified).expanduser()
+        if not path.is_file():
+            raise MissingResourceError(
+                f"model {entry.id!r}: gapified weights {path} do not exist; write them with "
+                f"`xai-eval gapify --model {entry.spec} ... --out {path}`"
+            )
+        net = load_gapified(loaded.model, path).to(device)
+        loaded = replace(loaded, name=f"{loaded.name}+gap", model=net, target_layer="cam_conv")
     loaded.model.eval()
     return loaded
 

@@ -48,7 +48,7 @@ COLUMN_SPECS: tuple[ColumnSpec, ...] = (
     ColumnSpec("insertion AUC", "insertion", ("auc", "insertion_auc"), 1, 4),
     ColumnSpec("occlusion corr", "occlusion_correlation",
                ("spearman", "correlation", "rank_correlation"), 1, 3),
-    ColumnSpec("sanity spearman", "sanity_randomization", ("spearman", "rank_correlation"), 1, 3),
+    ColumnSpec("sanity |spearman|", "sanity_randomization", ("spearman_abs", "spearman"), 1, 3),
 )
 
 
