@@ -1,7 +1,8 @@
 """Per-study admin pages: progress, results with statistics, exclusions, exports, status.
 
 Exports and status changes go through the study service, which writes the audit log. The
-tables are built by :mod:`xai_eval.web.results_view` (human results) and
+results come from :mod:`xai_eval.studies.analysis` (shown by
+:mod:`xai_eval.web.results_display`), the automatic metrics from
 :mod:`xai_eval.web.automatic_metrics` (metric-suite results, when that table exists).
 """
 
@@ -17,13 +18,19 @@ from sqlalchemy import select
 
 from xai_eval.db.studies import STUDY_STATUSES, AuditLog
 from xai_eval.studies import service
+from xai_eval.studies.analysis import study_statistics
 from xai_eval.studies.monitoring import EXPORT_COLUMNS
-from xai_eval.web import results_view
+from xai_eval.web import results_display
 from xai_eval.web.admin import actor, bp, login_required
 from xai_eval.web.automatic_metrics import automatic_metrics
 from xai_eval.web.database import get_session
 
 AUDIT_PAGE = 500
+
+
+def _seed(study: Any) -> int:
+    """The study's seed, so the bootstrap CIs on the page and in exports agree."""
+    return int(study.parameters.get("seed", 0) or 0)
 
 
 @bp.get("/studies/<slug>")
@@ -33,11 +40,11 @@ def study(slug: str) -> str:
     found = service.get_study(db, slug)
     rules = service.ExclusionRules.from_study(found)
     excluded = service.exclusions(db, found, rules)
-    results = results_view.study_results(db, found, excluded)
+    results = study_statistics(db, found, excluded, seed=_seed(found))
     return render_template(
         "admin/study.html", study=found, statuses=STUDY_STATUSES,
         progress=service.progress(db, found), rule=rules.describe(), exclusions=excluded,
-        results=results_view.as_table(results), metrics=automatic_metrics(db, found))
+        results=results_display.as_table(results), metrics=automatic_metrics(db, found))
 
 
 @bp.post("/studies/<slug>/status")
@@ -58,7 +65,7 @@ def chart(slug: str) -> Response:
 
     db = get_session()
     found = service.get_study(db, slug)
-    results = results_view.study_results(db, found, service.exclusions(db, found))
+    results = study_statistics(db, found, seed=_seed(found))
     return Response(results_chart_png(results), mimetype="image/png")
 
 
@@ -84,8 +91,7 @@ def export(slug: str, what: str, fmt: str) -> Response:
         rows = service.export_responses(db, found, actor(), fmt)
         columns = list(EXPORT_COLUMNS)
     else:
-        results = results_view.study_results(db, found, service.exclusions(db, found))
-        rows = results_view.as_rows(results)
+        rows = study_statistics(db, found, seed=_seed(found)).rows()
         columns = list(rows[0]) if rows else ["condition"]
         service.record_audit(db, actor(), "export", found, {"format": fmt, "what": "results",
                                                              "rows": len(rows)})
