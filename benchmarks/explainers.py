@@ -194,14 +194,23 @@ def _captum_cases(model: nn.Module, layer: nn.Module, x: torch.Tensor, t1: torch
     }
 
 
-def time_interleaved(cases: list[Case], warmup: int, repeats: int) -> None:
-    """Run every case once per round; record rounds after the warm-up ones."""
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+
+
+def time_interleaved(cases: list[Case], warmup: int, repeats: int, clock: str = "wall") -> None:
+    """Run every case once per round; record rounds after the warm-up ones.
+
+    ``clock="cpu"`` measures the process's CPU time: on a machine oversubscribed by other
+    jobs it counts the work done, not the time spent waiting for a core (use it with
+    ``--threads 1``, where no thread spins waiting for a descheduled sibling).
+    """
+    now = CLOCKS[clock]
     for round_index in range(warmup + repeats):
         order = cases if round_index % 2 == 0 else list(reversed(cases))
         for case in order:
-            start = time.perf_counter()
+            start = now()
             case.run()
-            elapsed = time.perf_counter() - start
+            elapsed = now() - start
             if round_index >= warmup:
                 case.times.append(elapsed)
         print(f"  round {round_index + 1}/{warmup + repeats} done"
@@ -236,7 +245,7 @@ def report(model_name: str, cases: list[Case]) -> list[str]:
         if "floor:layer" in med and "floor:input" in med else None,
     }
     lines = [
-        f"\n{model_name}: median seconds of {len(cases[0].times)} interleaved rounds",
+        f"\n{model_name}: median of {len(cases[0].times)} interleaved rounds (ms)",
         f"{'method':<16} {'floor ms':>9} {'ours ms':>9} {'ours/floor':>11} "
         f"{'pgc ms':>9} {'pgc/ours':>9} {'captum ms':>10} {'captum/ours':>12}",
     ]
@@ -296,6 +305,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=1, help="untimed rounds (default 1)")
     parser.add_argument("--threads", type=int, default=2,
                         help="torch.set_num_threads value (default 2)")
+    parser.add_argument("--clock", choices=sorted(CLOCKS), default="wall",
+                        help="wall: elapsed seconds (default); cpu: process CPU seconds, "
+                             "robust on a machine shared with other jobs (use --threads 1)")
     parser.add_argument("--cases", nargs="+", default=None, choices=list(ALL_CASES),
                         metavar="CASE", help="subset of cases to run: " + ", ".join(ALL_CASES))
     parser.add_argument("--peer-k5", action="store_true",
@@ -310,13 +322,14 @@ def main(argv: list[str] | None = None) -> int:
     torch.manual_seed(0)
     warnings.filterwarnings("ignore")
     print(f"torch {torch.__version__}, {args.threads} threads, batch {args.batch}, "
-          f"{args.size}x{args.size}, {args.warmup} warm-up + {args.repeats} rounds")
+          f"{args.size}x{args.size}, {args.warmup} warm-up + {args.repeats} rounds, "
+          f"{args.clock} clock")
     for model_name in args.models:
         model = torchvision.models.get_model(model_name, weights=None).eval()
         x = torch.randn(args.batch, 3, args.size, args.size)
         cases = build_cases(model, MODELS[model_name], x, set(args.cases))
         print(f"{model_name}: timing {len(cases)} cases", file=sys.stderr, flush=True)
-        time_interleaved(cases, args.warmup, args.repeats)
+        time_interleaved(cases, args.warmup, args.repeats, args.clock)
         print("\n".join(report(model_name, cases)), flush=True)
     return 0
 

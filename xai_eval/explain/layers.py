@@ -42,8 +42,15 @@ def _last_relu_in(seq: nn.Module, prefix: str) -> str:
 
 
 def _vit_last_block(model: nn.Module) -> str:
+    """The first LayerNorm of the last encoder block: its patch tokens still reach the output.
+
+    The *output* of the last block cannot be used: torchvision's ViT classifies from the
+    class token alone, so the last block's patch tokens never influence the score, their
+    gradients are exactly zero and Grad-CAM would be all zeros. The input of the last
+    attention (``ln_1``) is where the patch tokens last feed the class token.
+    """
     layers = model.encoder.layers  # type: ignore[union-attr]
-    return f"encoder.layers.{list(dict(layers.named_children()))[-1]}"
+    return f"encoder.layers.{list(dict(layers.named_children()))[-1]}.ln_1"
 
 
 def _family_default(model: nn.Module) -> tuple[str, str] | None:

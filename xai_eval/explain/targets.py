@@ -88,14 +88,14 @@ def select_scores(output: Any, targets: TargetSpec, batch: int) -> SelectedScore
                 f"the targets callable returned {type(scores).__name__}; it must return a tensor "
                 "of shape (B,) or (B, K)"
             )
-        squeeze = scores.dim() == 1
-        if squeeze:
-            scores = scores.unsqueeze(1)
-        if scores.dim() != 2 or scores.shape[0] != batch:
+        if scores.dim() not in (1, 2) or scores.shape[0] != batch or 0 in scores.shape:
             raise InputValidationError(
                 f"the targets callable returned shape {tuple(scores.shape)}; expected ({batch},) "
                 f"or ({batch}, K)"
             )
+        squeeze = scores.dim() == 1
+        if squeeze:
+            scores = scores.unsqueeze(1)
         _check_finite(scores)
         return SelectedScores(scores, None, squeeze)
     logits = _logits(output)
