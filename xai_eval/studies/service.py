@@ -167,12 +167,22 @@ def list_studies(session: Session) -> list[Study]:
     return list(session.scalars(select(Study).order_by(Study.id)))
 
 
+_TASKS: dict[str, StudyTask] = {}
+
+
 def task_for(study: Study) -> StudyTask:
-    """The task plugin object of ``study`` (from its stored definition)."""
+    """The task plugin object of ``study`` (from its stored definition; cached by the
+    definition's hash, so a request does not re-validate the YAML)."""
     from xai_eval.studies.definition import StudyDefinition, task_class
 
-    definition = StudyDefinition.model_validate(study.definition)
-    return task_class(definition.task)(definition)
+    task = _TASKS.get(study.definition_hash)
+    if task is None:
+        definition = StudyDefinition.model_validate(study.definition)
+        task = task_class(definition.task)(definition)
+        if len(_TASKS) > 256:
+            _TASKS.clear()
+        _TASKS[study.definition_hash] = task
+    return task
 
 
 def hash_token(token: str) -> str:
