@@ -191,3 +191,21 @@ def xai_eval_register_models() -> list[type]:
 @hookimpl
 def xai_eval_register_metrics() -> list[type]:
     return [FakeHit, FakeTopk]
+
+
+class FakeFussy(FakeTopk):
+    """Fake metric that refuses images whose id ends in 3 (tests per-sample errors)."""
+
+    name: ClassVar[str] = "fake_fussy"
+
+    def update(self, sample: MetricSample) -> dict[str, Any]:
+        from xai_eval.errors import InputValidationError
+
+        if sample.image_id.endswith("3"):
+            raise InputValidationError("this image has no usable box")
+        return {"ok": True}
+
+
+@hookimpl(specname="xai_eval_register_metrics")
+def register_fussy() -> list[type]:
+    return [FakeFussy]

@@ -23,9 +23,9 @@ from .conftest import suite_dict
 
 
 def small_suite(root: Path, **overrides):
-    data = suite_dict(root, models=[{"id": "gap", "spec": "fake:gap"}],
-                      explainers=["gradcam", "cam"], **overrides)
-    return parse_suite(data)
+    settings = {"models": [{"id": "gap", "spec": "fake:gap"}], "explainers": ["gradcam", "cam"],
+                **overrides}
+    return parse_suite(suite_dict(root, **settings))
 
 
 def run(config, registries, url, **options):
@@ -193,3 +193,17 @@ def test_maps_of_the_wrong_size_are_resized_with_a_warning():
         fitted = fit_maps(maps, (32, 32), "odd")
     assert fitted.shape == (2, 3, 32, 32) and bool((fitted >= 0).all())
     assert fit_maps(fitted, (32, 32), "odd") is fitted
+
+
+def test_a_metric_error_on_one_sample_is_recorded_not_fatal(sqlite_url, registries,
+                                                            dataset_root):
+    config = small_suite(dataset_root, metrics=["fake_fussy", "fake_hit"],
+                         explainers=["gradcam"])
+    outcome = run(config, registries, sqlite_url)
+    assert outcome.complete
+    summary, _table = summarize_run(config, sqlite_url, outcome.run_id, registries)
+    assert [(s["image_id"], s["explainer"]) for s in summary.skipped_images] == [
+        ("img003", "gradcam:fake_fussy")]
+    assert "no usable box" in summary.skipped_images[0]["reason"]
+    assert summary.counts[("boxes", "gap", "gradcam", "fake_fussy")] == 9
+    assert summary.counts[("boxes", "gap", "gradcam", "fake_hit")] == 10

@@ -102,13 +102,12 @@ def bar_charts(table: ResultTable) -> list[tuple[str, str]]:
 
 # --- example overlays ------------------------------------------------------------------
 def overlay_rgb(image: np.ndarray, saliency: np.ndarray, alpha: float = 0.5) -> np.ndarray:
-    """Blend a (H, W) map (normalised to [0, 1] by its max) over an RGB uint8 image."""
-    import matplotlib
+    """Blend a (H, W) map over an RGB uint8 image with the explain area's overlay (jet)."""
+    from PIL import Image
 
-    top = float(saliency.max())
-    normed = saliency / top if top > 0 else np.zeros_like(saliency)
-    heat = matplotlib.colormaps["jet"](normed)[..., :3]
-    return ((1 - alpha) * image / 255.0 + alpha * heat).clip(0, 1)
+    from xai_eval.explain.overlay import overlay
+
+    return np.asarray(overlay(Image.fromarray(image), saliency, alpha=alpha))
 
 
 def example_figures(config: SuiteConfig, registries: Registries, base_dir: Path | None,

@@ -406,9 +406,18 @@ class SuiteRunner:
                     continue
                 torch.manual_seed(_sample_seed(self.config.seed, entry.id, sample.image_id,
                                                class_id))
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", UserWarning)
-                    values = metric.update(sample)
+                try:
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore", UserWarning)
+                        values = metric.update(sample)
+                except XaiEvalError as exc:  # this sample cannot be scored: record, go on
+                    store.record_skip(self.factory, self.run_id, dataset_id, sample.image_id,
+                                      f"metric {entry.id!r}, class {class_id}: {exc}",
+                                      model=model_id, explainer=f"{explainer_id}:{entry.id}")
+                    self._warn_once(f"err:{entry.id}:{dataset_id}",
+                                    f"metric {entry.id!r} could not score some samples of "
+                                    f"{dataset_id!r} (recorded in skipped_images): {exc}")
+                    continue
                 rows.append(self._row(model_id, explainer_id, dataset_id, entry.id,
                                       sample.image_id, class_id, values))
         return rows
