@@ -43,13 +43,13 @@ class Deletion(_CurveMetric):
     name: ClassVar[str] = "deletion"
     higher_is_better: ClassVar[bool] = False
     params: ClassVar[dict[str, Any]] = {"step": 224, "baseline": 0.0, "output": "softmax",
-                                        "batch_size": 32}
+                                        "batch_size": 32, "on_size_mismatch": "resize"}
 
     def _auc(self, sample: MetricSample) -> float:
         cfg = self.config
         return deletion_auc(as_module(sample.model), sample.image, sample.gt_class,
                             sample.saliency, cfg["step"], cfg["baseline"], output=cfg["output"],
-                            batch_size=cfg["batch_size"])
+                            batch_size=cfg["batch_size"], on_size_mismatch=cfg["on_size_mismatch"])
 
 
 class Insertion(_CurveMetric):
@@ -63,10 +63,12 @@ class Insertion(_CurveMetric):
     name: ClassVar[str] = "insertion"
     higher_is_better: ClassVar[bool] = True
     params: ClassVar[dict[str, Any]] = {"step": 224, "blur_kernel": 11, "blur_sigma": 5.0,
-                                        "output": "softmax", "batch_size": 32}
+                                        "output": "softmax", "batch_size": 32,
+                                        "on_size_mismatch": "resize"}
 
     def _auc(self, sample: MetricSample) -> float:
         cfg = self.config
         return insertion_auc(as_module(sample.model), sample.image, sample.gt_class,
                              sample.saliency, cfg["step"], cfg["blur_kernel"], cfg["blur_sigma"],
-                             output=cfg["output"], batch_size=cfg["batch_size"])
+                             output=cfg["output"], batch_size=cfg["batch_size"],
+                             on_size_mismatch=cfg["on_size_mismatch"])

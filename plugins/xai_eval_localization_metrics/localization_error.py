@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from xai_eval.metrics.accumulate import CountingMetric, ratio
+import numpy as np
+
+from xai_eval.metrics.accumulate import CountingMetric, ratio, saliency_in_frame
 from xai_eval.metrics.base import MetricSample
 from xai_eval.metrics.localization import localization_correct
 
@@ -23,7 +25,9 @@ class LocalizationError(CountingMetric):
     - GT-known error: the true class's map (``MetricSample.saliency``) gives an incorrect box.
 
     Top-1/top-5 need ``MetricSample.topk_classes`` and ``topk_saliency``; samples without
-    them count towards GT-known only (``n_top`` says how many had them).
+    them count towards GT-known only (``n_top`` says how many had them). Maps whose size
+    differs from the image are resized bilinearly (``on_size_mismatch="resize"``) or refused
+    (``"error"``): boxes are only meaningful in the image frame.
     """
 
     name: ClassVar[str] = "localization_error"
@@ -37,6 +41,7 @@ class LocalizationError(CountingMetric):
         "iou_threshold": 0.5,
         "top_k": 5,
         "box_inclusive": False,
+        "on_size_mismatch": "resize",
     }
 
     def empty_state(self) -> dict[str, Any]:
@@ -44,9 +49,13 @@ class LocalizationError(CountingMetric):
 
     def score(self, sample: MetricSample) -> dict[str, Any]:
         cfg = self.config
+        fit = cfg["on_size_mismatch"]
+        topk_maps = None
+        if sample.topk_saliency is not None:
+            topk_maps = np.stack([saliency_in_frame(sample, m, fit) for m in sample.topk_saliency])
         result = localization_correct(
-            sample.gt_class, sample.gt_boxes, sample.saliency,
-            sample.topk_classes, sample.topk_saliency,
+            sample.gt_class, sample.gt_boxes, saliency_in_frame(sample, sample.saliency, fit),
+            sample.topk_classes, topk_maps,
             threshold=cfg["threshold"], normalization=cfg["normalization"],
             components=cfg["components"], connectivity=cfg["connectivity"],
             iou_threshold=cfg["iou_threshold"], top_k=cfg["top_k"],

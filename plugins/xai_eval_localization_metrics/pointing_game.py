@@ -7,10 +7,10 @@ from typing import Any, ClassVar
 import numpy as np
 
 from xai_eval.errors import InputValidationError
-from xai_eval.metrics.accumulate import CountingMetric, class_mean, ratio
+from xai_eval.metrics.accumulate import CountingMetric, class_mean, ratio, saliency_in_frame
 from xai_eval.metrics.base import MetricSample
 from xai_eval.metrics.pointing import energy_in_region, pointing_hit
-from xai_eval.metrics.shapes import as_saliency, is_constant, to_numpy
+from xai_eval.metrics.shapes import is_constant, to_numpy
 
 REGIONS = ("auto", "mask", "boxes")
 
@@ -75,12 +75,13 @@ class PointingGame(CountingMetric):
         record: dict[str, Any] = {"hit": None, "difficult": bool(sample.difficult)}
         if cfg["skip_all_difficult"] and all_boxes_difficult(sample):
             return {**record, "skipped_all_difficult": True}
-        hit = pointing_hit(sample.saliency, tolerance=cfg["tolerance"], tie=cfg["tie"],
+        saliency = saliency_in_frame(sample, sample.saliency, cfg["on_size_mismatch"])
+        hit = pointing_hit(saliency, tolerance=cfg["tolerance"], tie=cfg["tie"],
                            on_size_mismatch=cfg["on_size_mismatch"],
                            **sample_region(sample, cfg["region"]))
         if hit is None:
             return {**record, "empty_region": True}
-        return {**record, "hit": hit, "constant_map": is_constant(as_saliency(sample.saliency))}
+        return {**record, "hit": hit, "constant_map": is_constant(saliency)}
 
     def absorb(self, record: dict[str, Any], class_id: int | None) -> None:
         if record.get("skipped_all_difficult"):
@@ -132,7 +133,8 @@ class EnergyPointingGame(CountingMetric):
 
     def score(self, sample: MetricSample) -> dict[str, Any]:
         region = sample_region(sample, self.config["region"])
-        energy = energy_in_region(sample.saliency, on_size_mismatch=self.config["on_size_mismatch"],
+        saliency = saliency_in_frame(sample, sample.saliency, self.config["on_size_mismatch"])
+        energy = energy_in_region(saliency, on_size_mismatch=self.config["on_size_mismatch"],
                                   **region)
         return {"energy": energy} if energy is not None else {"energy": None, "empty_region": True}
 

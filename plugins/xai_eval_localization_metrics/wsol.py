@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from xai_eval.errors import InputValidationError
-from xai_eval.metrics.accumulate import CountingMetric
+from xai_eval.metrics.accumulate import CountingMetric, saliency_in_frame
 from xai_eval.metrics.base import MetricSample
 from xai_eval.metrics.wsol import (
     best_ious_per_threshold,
@@ -39,6 +39,7 @@ class MaxBoxAcc(CountingMetric):
         "iou_thresholds": (0.3, 0.5, 0.7),
         "normalization": "minmax",
         "connectivity": 8,
+        "on_size_mismatch": "resize",
     }
 
     def _grid(self) -> np.ndarray:
@@ -50,8 +51,9 @@ class MaxBoxAcc(CountingMetric):
                 "correct_largest": np.zeros(shape, dtype=np.int64)}
 
     def score(self, sample: MetricSample) -> dict[str, Any]:
+        saliency = saliency_in_frame(sample, sample.saliency, self.config["on_size_mismatch"])
         best_all, best_largest = best_ious_per_threshold(
-            sample.saliency, sample.gt_boxes, self._grid(),
+            saliency, sample.gt_boxes, self._grid(),
             normalization=self.config["normalization"], connectivity=self.config["connectivity"])
         # per-threshold lists: the dataset-level maximum needs them (exact aggregation)
         return {"max_iou_all_components": float(best_all.max()),

@@ -145,3 +145,11 @@ def test_rank_correlation_matches_scipy_with_ties() -> None:
 
 def test_rank_correlation_of_a_constant_map_is_undefined() -> None:
     assert rank_correlation(np.zeros((3, 3)), np.arange(9.0).reshape(3, 3)) is None
+
+
+def test_deletion_resizes_a_map_only_when_asked(toy_linear) -> None:
+    coarse = np.array([[2.0]])  # 1x1: every pixel tied -> raster order, same as the weights' order
+    with pytest.raises(InputValidationError, match="size"):
+        deletion_auc(toy_linear, IMAGE, 0, coarse, step=1)
+    assert deletion_auc(toy_linear, IMAGE, 0, coarse, step=1, output="logit",
+                        on_size_mismatch="resize") == pytest.approx(3.75)

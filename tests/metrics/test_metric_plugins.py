@@ -252,3 +252,21 @@ def test_accumulation_is_exact(registries, tiny_cnn, name: str) -> None:
 def test_merge_refuses_different_parameters(registries) -> None:
     with pytest.raises(InputValidationError, match="parameters must match"):
         metric(registries, "pointing_game").merge(metric(registries, "pointing_game", tolerance=3))
+
+
+@pytest.mark.parametrize("name", ["pointing_game", "energy_pointing_game", "localization_error",
+                                  "max_box_acc"])
+def test_box_metrics_put_a_small_map_into_the_image_frame(registries, name: str) -> None:
+    # an 8x8 map of a 16x16 image: its peak block [1:4, 1:4] covers [2:8, 2:8] once resized
+    small = torch.zeros(SIZE // 2, SIZE // 2)
+    small[1:4, 1:4] = 1.0
+    big = torch.nn.functional.interpolate(small[None, None], size=(SIZE, SIZE), mode="bilinear",
+                                          align_corners=False)[0, 0]
+    fields = {"image": torch.zeros(3, SIZE, SIZE), "topk_classes": torch.tensor([1, 2]),
+              "topk_saliency": torch.stack([small, small])}
+    resized = metric(registries, name).update(sample(1, small, **fields))
+    fields["topk_saliency"] = torch.stack([big, big])
+    reference = metric(registries, name).update(sample(1, big, **fields))
+    assert resized == reference
+    with pytest.raises(InputValidationError, match="on_size_mismatch"):
+        metric(registries, name, on_size_mismatch="error").update(sample(1, small, **fields))

@@ -28,6 +28,7 @@ import torch
 
 from xai_eval.errors import InputValidationError
 from xai_eval.metrics.base import Metric, MetricSample
+from xai_eval.metrics.shapes import as_saliency
 
 
 def _add(a: Any, b: Any) -> Any:
@@ -146,6 +147,22 @@ def class_mean(hits: dict[str, float], totals: dict[str, float]) -> float | None
     """Mean over classes of hits/total, over classes with at least one sample."""
     values = [hits.get(c, 0) / totals[c] for c in totals if totals[c] > 0]
     return float(np.mean(values)) if values else None
+
+
+def frame_size(sample: MetricSample) -> tuple[int, int] | None:
+    """The (H, W) of the image frame boxes and masks live in: the image's, else the mask's."""
+    if sample.image is not None:
+        return tuple(sample.image.shape[-2:])
+    if sample.gt_mask is not None:
+        return tuple(np.shape(sample.gt_mask)[-2:])
+    return None
+
+
+def saliency_in_frame(sample: MetricSample, saliency: Any, on_size_mismatch: str) -> np.ndarray:
+    """``saliency`` as an (H, W) array in the sample's image frame: resized bilinearly when
+    its size differs, or refused (``on_size_mismatch="error"``); boxes are only meaningful
+    in that frame."""
+    return as_saliency(saliency, frame_size(sample), on_size_mismatch)
 
 
 def as_module(model: Any) -> torch.nn.Module:

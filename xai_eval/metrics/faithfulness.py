@@ -83,15 +83,20 @@ def perturbation_curve(
     *,
     output: str = "softmax",
     batch_size: int = 32,
+    on_size_mismatch: str = "error",
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(fractions, scores): the class score as pixels move from ``start`` to ``finish``."""
+    """(fractions, scores): the class score as pixels move from ``start`` to ``finish``.
+
+    A map whose size differs from the image is refused (``on_size_mismatch="error"``) or
+    resized bilinearly (``"resize"``) before ranking.
+    """
     image = _check_image(image)
     if output not in OUTPUTS:
         raise InputValidationError(f"output must be one of {OUTPUTS}, not {output!r}")
     if step < 1 or batch_size < 1:
         raise InputValidationError("step and batch_size must be positive integers")
     height, width = image.shape[-2:]
-    sal = as_saliency(saliency, (height, width), "error")
+    sal = as_saliency(saliency, (height, width), on_size_mismatch)
     n_pixels = height * width
     order = torch.argsort(torch.from_numpy(-sal.ravel()), stable=True)
     rank = torch.empty(n_pixels, dtype=torch.long)
@@ -130,6 +135,7 @@ def deletion_auc(
     *,
     output: str = "softmax",
     batch_size: int = 32,
+    on_size_mismatch: str = "error",
 ) -> float:
     """RISE deletion AUC: most salient pixels replaced by ``baseline`` first (lower = better).
 
@@ -141,7 +147,8 @@ def deletion_auc(
     if finish.dim() == 1:
         finish = finish[:, None, None]
     fractions, scores = perturbation_curve(model, image, target, saliency, image, finish, step,
-                                           output=output, batch_size=batch_size)
+                                           output=output, batch_size=batch_size,
+                                           on_size_mismatch=on_size_mismatch)
     return curve_auc(fractions, scores)
 
 
@@ -156,12 +163,14 @@ def insertion_auc(
     *,
     output: str = "softmax",
     batch_size: int = 32,
+    on_size_mismatch: str = "error",
 ) -> float:
     """RISE insertion AUC: most salient pixels restored into a blurred image first (higher = better)."""
     image = _check_image(image)
     start = blur_image(image, blur_kernel, blur_sigma)
     fractions, scores = perturbation_curve(model, image, target, saliency, start, image, step,
-                                           output=output, batch_size=batch_size)
+                                           output=output, batch_size=batch_size,
+                                           on_size_mismatch=on_size_mismatch)
     return curve_auc(fractions, scores)
 
 
