@@ -1,4 +1,5 @@
-"""The JSON API under ``/api`` (documented in ``openapi.yaml``, served at /api/openapi.yaml).
+"""The JSON API under ``/api`` (documented in ``static/openapi.yaml``, served at
+/api/openapi.yaml; the prose guide is ``docs/api.md``).
 
 Every endpoint acts for the participant whose token is in this browser's session cookie,
 never for an id the client names: a trial id of another participant is answered 404, like
@@ -44,7 +45,7 @@ def csrf_token() -> Response:
 
 @bp.get("/openapi.yaml")
 def openapi() -> Response:
-    text = resources.files("xai_eval.web").joinpath("openapi.yaml").read_text()
+    text = resources.files("xai_eval.web").joinpath("static", "openapi.yaml").read_text()
     return Response(text, mimetype="application/yaml")
 
 
