@@ -71,6 +71,7 @@ class CAM(LayerExplainer):
 
     name: ClassVar[str] = "cam"
     options: ClassVar[dict[str, Any]] = {"reshape": None, "classifier": None}
+    needs_autograd: ClassVar[bool] = False
 
     def _classifier(self) -> nn.Linear:
         chosen = self.config["classifier"]

@@ -178,3 +178,18 @@ def test_every_error_is_an_xai_eval_error(gap_net: nn.Module) -> None:
         _explainer("gradcam", gap_net)(torch.randn(1, 3, 16, 16), 99)
     with pytest.raises(TypeError):
         _explainer("gradcam", gap_net)(torch.zeros(1, 3, 16, 16, dtype=torch.uint8), 0)
+
+
+@pytest.mark.parametrize("method", ALL_METHODS)
+def test_inference_mode_is_refused_but_inference_tensors_work(method: str, gap_net: nn.Module,
+                                                              images: torch.Tensor) -> None:
+    explainer = _explainer(method, gap_net)
+    with torch.inference_mode():
+        if method == "cam":  # reads activations and weights only: no autograd needed
+            assert explainer(images, 1).shape == (4, 16, 16)
+        else:
+            with pytest.raises(InputValidationError, match=r"outside the inference_mode block"):
+                explainer(images, 1)
+        frozen = images.clone()
+    assert frozen.is_inference()
+    torch.testing.assert_close(explainer(frozen, 1), explainer(images, 1))

@@ -98,6 +98,9 @@ def validate_images(images: Any, channels: int | None) -> torch.Tensor:
         raise InputValidationError("images is an empty batch")
     if not bool(torch.isfinite(images).all()):
         raise InputValidationError("images contain NaN or Inf; check the decoding/normalisation")
+    if images.is_inference():
+        # Made under torch.inference_mode(): autograd cannot record it; a normal copy can.
+        return images.clone()
     return images.detach()
 
 
@@ -110,6 +113,8 @@ class Explainer:
 
     name: ClassVar[str] = ""
     options: ClassVar[dict[str, Any]] = {}
+    #: False for methods that only read activations and weights (CAM)
+    needs_autograd: ClassVar[bool] = True
     #: how ``(B, K, C, H, W)`` input-space attributions are reduced to maps
     reduction: ClassVar[str] = "max_abs"
 
@@ -136,6 +141,12 @@ class Explainer:
     # --- public API -------------------------------------------------------------------
     def explain(self, images: torch.Tensor, targets: TargetSpec = None) -> Explanation:
         """Compute maps for ``targets`` (see :mod:`xai_eval.explain.targets`) on ``images``."""
+        if self.needs_autograd and torch.is_inference_mode_enabled():
+            raise InputValidationError(
+                f"{self.name} needs autograd, which torch.inference_mode() switches off for "
+                "good; call the explainer outside the inference_mode block (torch.no_grad() "
+                "around it is fine)"
+            )
         images = validate_images(images, self._channels)
         with ModelStateGuard(self.model, eval_mode=self.eval_mode):
             raw, selected = self._raw(images, targets)
