@@ -32,7 +32,8 @@ class TrustTask(StudyTask):
 
     Items: images where both models predict the true class; each listed explainer gives
     one item showing both models' maps for that class. The stronger model (parameter
-    ``stronger_model``, the paper's VGG-16) is "Model 1" (shown left) with p = 1/2
+    ``stronger_model``, the paper's VGG-16, or ``auto``: the more accurate on the
+    study's images, measured at build) is "Model 1" (shown left) with p = 1/2
     (counterbalanced per item). The raw rating as shown and the side->model mapping are
     stored; the score is the rating recoded so that + means "the stronger model is more
     reliable".
@@ -42,24 +43,35 @@ class TrustTask(StudyTask):
     response_kind: ClassVar[str] = "rating"
     chance: ClassVar[float | None] = None
 
-    def _models(self) -> tuple[str, str]:
+    def _models(self, context: Any = None) -> tuple[str, str]:
+        """(stronger, weaker). ``stronger_model: auto`` measures top-1 accuracy of both
+        models on the study's dataset (prediction among the annotated classes) at build."""
+        from xai_eval.studies.errors import StudyDefinitionError
+
         names = [m.name for m in self.definition.models]
         if len(names) != 2:
-            from xai_eval.studies.errors import StudyDefinitionError
-
             raise StudyDefinitionError(f"the trust task compares exactly two models; the "
                                        f"definition lists {len(names)}: {names}")
         stronger = getattr(self.parameters, "stronger_model", None) or names[0]
+        if stronger == "auto":
+            if context is None:
+                raise StudyDefinitionError("stronger_model: auto is resolved at build time")
+            scores = {name: self._accuracy(context, name) for name in names}
+            stronger = max(names, key=lambda n: (scores[n], -names.index(n)))
         if stronger not in names:
-            from xai_eval.studies.errors import StudyDefinitionError
-
             raise StudyDefinitionError(f"parameters.stronger_model {stronger!r} is not one of "
-                                       f"the models {names}")
+                                       f"the models {names} (or 'auto')")
         weaker = names[1] if stronger == names[0] else names[0]
         return stronger, weaker
 
+    @staticmethod
+    def _accuracy(context: Any, model: str) -> float:
+        hits = [context.predict(model, i) in context.dataset[i].classes_present()
+                for i in range(len(context.dataset))]
+        return sum(hits) / max(1, len(hits))
+
     def plan_items(self, context: Any) -> list[ItemPlan]:
-        stronger, weaker = self._models()
+        stronger, weaker = self._models(context)
         rng = random.Random(self.parameters.seed)
         qualifying = []
         for index in range(len(context.dataset)):
@@ -83,6 +95,7 @@ class TrustTask(StudyTask):
                     stimuli=[StimulusRequest(stronger, index, cls, explainer, stronger),
                              StimulusRequest(weaker, index, cls, explainer, weaker)],
                     payload={"question": QUESTION, "class_name": context.class_name(cls),
+                             "stronger": stronger,
                              "provenance": {
                                  stronger: {"model": stronger, "explainer": explainer},
                                  weaker: {"model": weaker, "explainer": explainer}}},
@@ -90,10 +103,8 @@ class TrustTask(StudyTask):
         return plans
 
     def placement(self, payload: dict[str, Any], flip: bool) -> dict[str, Any]:
-        roles = sorted(payload["provenance"])
-        stronger = next(r for r in roles if payload["provenance"][r]["model"]
-                        == self._models()[0])
-        weaker = next(r for r in roles if r != stronger)
+        stronger = payload["stronger"]
+        weaker = next(r for r in sorted(payload["provenance"]) if r != stronger)
         left, right = (weaker, stronger) if flip else (stronger, weaker)
         return {"positions": {"left": left, "right": right}, "model_1": left}
 

@@ -175,7 +175,7 @@ def test_shipped_study_files_are_valid(name):
         assert [e.name for e in definition.explainers] == [
             "deconvnet", "deconv_gradcam", "guided_backprop", "guided_gradcam"]
     else:
-        assert definition.parameters.stronger_model == "gap"
+        assert definition.parameters.stronger_model == "auto"
 
 
 def test_cli_check_and_build_errors(tmp_path, sqlite_url):
@@ -201,3 +201,14 @@ def test_build_audits(db_url, build_fake):
     with session_factory(engine)() as s:
         assert s.scalar(select(func.count()).select_from(Stimulus)) == audit[0].details["stimuli"]
     engine.dispose()
+
+
+def test_trust_stronger_model_auto_is_measured(sqlite_url, build_fake):
+    build_fake(sqlite_url, task="trust", stronger_model="auto")
+    keys = {i.answer_key["stronger"] for i in _rows(sqlite_url, Item) if i.kind == "main"}
+    assert keys == {"strong"}  # right on every image, the weak model misses blue ones
+
+
+def test_trust_unknown_stronger_model(sqlite_url, build_fake):
+    with pytest.raises(StudyDefinitionError, match="stronger_model 'vgg' is not one of"):
+        build_fake(sqlite_url, task="trust", stronger_model="vgg")
