@@ -41,7 +41,8 @@ def _picture(seed: int, size: int = 96) -> bytes:
 
 
 def definition(slug: str, trials: int, practice: int, attention: int,
-               min_median_rt_ms: int = 500) -> dict[str, Any]:
+               min_median_rt_ms: int = 500, completion_redirect: str | None = None
+               ) -> dict[str, Any]:
     return {
         "slug": slug, "title": f"Which object is explained? ({slug})",
         "task": "class_discrimination",
@@ -54,6 +55,7 @@ def definition(slug: str, trials: int, practice: int, attention: int,
         "explainers": [{"name": name} for name in EXPLAINERS],
         "parameters": {"trials_per_participant": trials, "practice_trials": practice,
                        "attention_checks": attention,
+                       "completion_redirect": completion_redirect,
                        "exclusion": {"min_attention_pass": 1.0,
                                      "min_median_rt_ms": min_median_rt_ms}},
     }
@@ -61,12 +63,13 @@ def definition(slug: str, trials: int, practice: int, attention: int,
 
 def create_sample_study(session: Session, slug: str = "sample", images: int = 12,
                         trials: int = 6, practice: int = 2, attention: int = 1,
-                        status: str = "open", min_median_rt_ms: int = 500) -> Study:
+                        status: str = "open", min_median_rt_ms: int = 500,
+                        completion_redirect: str | None = None) -> Study:
     """Write a class-discrimination study with ``images`` two-category images x explainers.
 
     Returns the (committed) study. Practice items use the first ``practice`` images.
     """
-    spec = definition(slug, trials, practice, attention, min_median_rt_ms)
+    spec = definition(slug, trials, practice, attention, min_median_rt_ms, completion_redirect)
     from xai_eval.studies.definition import parse_definition
 
     parsed = parse_definition(spec)
