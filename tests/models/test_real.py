@@ -14,6 +14,7 @@ from PIL import Image
 
 import xai_eval
 from xai_eval.errors import MissingResourceError
+from xai_eval.explain.layers import probe_last_spatial_layer
 from xai_eval.models import real
 from xai_eval.plugins import build_registries
 
@@ -78,6 +79,8 @@ def test_cam_applies_at_head_features(lite0, registries):
     gradcam = xai_eval.get_explainer("gradcam", lite0.model, lite0.target_layer, registries).explain(
         x, torch.tensor([243]))
     assert cam.raw.shape[-2:] == (7, 7)
+    # Automatic resolution must land on the run-once marker, not the reused ReLU6 before it.
+    assert probe_last_spatial_layer(lite0.model, x).name == "head_features"
     assert torch.allclose(gradcam.raw, cam.raw.clamp(min=0) / 49, atol=1e-5)
 
 

