@@ -18,6 +18,8 @@ as ordinary objects instead).
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 from pathlib import Path
 from typing import Any, ClassVar
@@ -97,7 +99,8 @@ class CocoDataset(Dataset):
         coco = COCO()
         coco.dataset = data
         try:
-            coco.createIndex()
+            with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints progress
+                coco.createIndex()
         except (KeyError, TypeError) as exc:
             raise DatasetFormatError(f"{path}: malformed COCO entry, missing field {exc}") from None
         return coco
