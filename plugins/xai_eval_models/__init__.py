@@ -10,15 +10,17 @@ from __future__ import annotations
 
 from xai_eval import hookimpl
 from xai_eval.models.base import ModelSource
+from xai_eval.models.embedded import EmbeddedModelSource
 from xai_eval.models.import_path_source import ImportPathSource
+from xai_eval.models.real import EfficientNetLite0Source
 from xai_eval.models.torchvision_source import TorchvisionSource
 
 #: Every model source this plugin registers (load_model orders them by ``priority``).
 SOURCES: list[type[ModelSource]] = [
     TorchvisionSource,  # resnet50, resnet50@/path/w.pth, resnet50@random
     ImportPathSource,  # package.module:factory[@/path/w.pth] (the fallback)
-    # embedded sources (embedded:gap, embedded:fc) are appended here by their module
-    # real-weights sources (efficientnet_lite0, [real] extra) are appended here
+    EmbeddedModelSource,  # embedded:gap, embedded:fc (trained on first use, then cached)
+    EfficientNetLite0Source,  # efficientnet_lite0 (optional [real] extra)
 ]
 
 
