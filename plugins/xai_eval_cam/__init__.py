@@ -94,6 +94,9 @@ class CAM(LayerExplainer):
         def grab(_m: nn.Module, inputs: tuple[torch.Tensor, ...]) -> None:
             head_inputs.append(inputs[0].detach())
 
+        # Resolve the layer first: an automatic choice runs a probe forward pass, which the
+        # classifier hook below must not see.
+        self._ensure_layer(images)
         handle = classifier.register_forward_pre_hook(grab)
         try:
             output, _activation, grid = self.forward_capture(images, need_grad=False)
