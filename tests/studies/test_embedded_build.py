@@ -1,0 +1,60 @@
+"""`xai-eval study build` end to end on the embedded benchmark (when it is already cached).
+
+Generating and training the embedded benchmark takes minutes, so this test runs only
+where it exists (after `xai-eval demo` or any embedded run); it shrinks the shipped
+definitions to a few items to stay quick.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from xai_eval.db.base import make_engine, session_factory
+from xai_eval.studies import service
+from xai_eval.studies.platform import PlatformIds
+
+pytestmark = pytest.mark.slow
+STUDIES = Path(__file__).parents[2] / "studies"
+
+
+def _benchmark_cached() -> bool:
+    embedded = pytest.importorskip("xai_eval.models.embedded")
+    try:
+        from xai_eval.data.embedded import GeneratorConfig, cache_root, config_key
+
+        root = cache_root(None) / config_key(GeneratorConfig(), embedded.TrainConfig())
+    except Exception:  # the cache layout changed: never train inside a test
+        return False
+    return all((root / "models" / f"{kind}.pt").is_file() for kind in embedded.KINDS)
+
+
+@pytest.mark.parametrize("name", ["class_discrimination", "trust"])
+def test_build_and_take_the_shipped_study(name, tmp_path, sqlite_url):
+    if not _benchmark_cached():
+        pytest.skip("the embedded benchmark is not cached; run `xai-eval demo` once")
+    from xai_eval.cli import main
+
+    data = yaml.safe_load((STUDIES / f"{name}.yaml").read_text())
+    data["parameters"].update(max_items=3, trials_per_participant=3)
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(data))
+    runner = CliRunner()
+    result = runner.invoke(main, ["study", "build", str(path), "--db", sqlite_url])
+    assert result.exit_code == 0, result.output
+    assert f"study '{name}' built" in result.output
+    again = runner.invoke(main, ["study", "build", str(path), "--db", sqlite_url])
+    assert "up to date" in again.output
+    engine = make_engine(sqlite_url)
+    try:
+        with session_factory(engine)() as s:
+            started = service.start_or_resume(s, service.get_study(s, name), PlatformIds())
+            view = service.next_trial(s, started.token)
+            position = view.stimuli[0].position
+            picture = service.trial_stimulus(s, started.token, view.trial_id, position)
+            assert picture.data.startswith(b"\x89PNG")
+    finally:
+        engine.dispose()
