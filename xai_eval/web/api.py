@@ -18,7 +18,7 @@ from flask_wtf.csrf import generate_csrf
 from xai_eval.studies import service
 from xai_eval.studies.errors import InvalidAnswerError
 from xai_eval.web import participant_session
-from xai_eval.web.database import get_session
+from xai_eval.web.database import get_session, write_lock
 from xai_eval.web.platforms import PlatformParameterError, parse_visit
 from xai_eval.web.study_errors import id_key, study_platform_ids
 
@@ -62,8 +62,10 @@ def create_session(slug: str) -> tuple[Response, int]:
         abort(400, description=str(exc))
     db = get_session()
     study = service.get_study(db, slug)
-    started = service.start_or_resume(db, study, study_platform_ids(visit),
-                                      token=participant_session.token_for(slug), id_key=id_key())
+    with write_lock():
+        started = service.start_or_resume(db, study, study_platform_ids(visit),
+                                          token=participant_session.token_for(slug),
+                                          id_key=id_key())
     extra = ({"assignmentId": visit.ids.get("assignmentId", ""),
               "submit_url": visit.mturk_submit_url or ""} if visit.platform == "mturk" else {})
     participant_session.remember(slug, started.token, extra)
@@ -96,8 +98,9 @@ def submit_answer() -> tuple[Response, int]:
             f"an answer has exactly the keys trial_id, answer, rt_ms"
             f"{'; unknown: ' + ', '.join(sorted(unknown)) if unknown else ''}"
             f"{'; missing: ' + ', '.join(sorted(missing)) if missing else ''}")
-    outcome = service.submit_answer(get_session(), participant_session.current_token(),
-                                    body["trial_id"], body["answer"], body["rt_ms"])
+    with write_lock():
+        outcome = service.submit_answer(get_session(), participant_session.current_token(),
+                                        body["trial_id"], body["answer"], body["rt_ms"])
     data = outcome.as_dict()
     data["feedback"] = ({"text": outcome.feedback, "correct": outcome.correct}
                         if outcome.feedback is not None else None)

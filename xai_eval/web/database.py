@@ -4,9 +4,20 @@ The models stay plain SQLAlchemy so the CLI and the metric runner use them witho
 this module only binds an engine to the app and hands each request its own session. The
 study service commits its own transactions (and retries a locked database), so a view
 never commits by itself; teardown closes the session, which rolls back anything left.
+
+SQLite allows one writer at a time, and a transaction that reads first and writes second
+(as storing an answer does) cannot wait for the lock when another thread committed in
+between: it fails with "database is locked" at once and the service backs off and retries,
+which showed up as a long latency tail under load. :func:`write_lock` therefore serialises
+the app's own writes inside the process on SQLite (they are serialised by SQLite anyway);
+on PostgreSQL it is a no-op.
 """
 
 from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
 
 from flask import Flask, current_app, g
 from sqlalchemy.engine import Engine
@@ -23,6 +34,8 @@ class Binding:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.factory: sessionmaker[Session] = session_factory(engine)
+        self.is_sqlite = engine.dialect.name == "sqlite"
+        self.sqlite_writes = threading.Lock()
 
 
 def init_app(app: Flask) -> None:
@@ -51,3 +64,14 @@ def close_session(_exc: BaseException | None = None) -> None:
     session = g.pop("db_session", None)
     if session is not None:
         session.close()
+
+
+@contextlib.contextmanager
+def write_lock() -> Iterator[None]:
+    """Hold the process-wide SQLite write lock (no-op on other databases)."""
+    bound = binding()
+    if not bound.is_sqlite:
+        yield
+        return
+    with bound.sqlite_writes:
+        yield
