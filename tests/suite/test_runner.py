@@ -207,3 +207,28 @@ def test_a_metric_error_on_one_sample_is_recorded_not_fatal(sqlite_url, registri
     assert "no usable box" in summary.skipped_images[0]["reason"]
     assert summary.counts[("boxes", "gap", "gradcam", "fake_fussy")] == 9
     assert summary.counts[("boxes", "gap", "gradcam", "fake_hit")] == 10
+
+
+def test_concurrent_shards_on_an_empty_database(db_url, registries, dataset_root):
+    """Two workers starting together: one schema upgrade, no collisions, one complete run."""
+    import threading
+
+    config = small_suite(dataset_root, explainers=["gradcam"])
+    outcomes, errors = [], []
+
+    def worker(index: int) -> None:
+        try:
+            outcomes.append(run(config, registries, db_url, shard=Shard(index, 2)))
+        except Exception as exc:  # pragma: no cover - the assertion below shows it
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert sum(o.units_written for o in outcomes) == 20
+    factory = session_factory(make_engine(db_url))
+    assert store.count_units(factory, config.run_id()) == 20
+    assert run(config, registries, db_url, resume=True).complete
