@@ -109,3 +109,31 @@ def test_option_order_is_counterbalanced_per_item(study_db):
     for counter in per_item.values():
         values = list(counter.values()) + [0] * (2 - len(counter))
         assert abs(values[0] - values[1]) <= 1
+
+
+def test_abandoned_sessions_free_their_items(study_db):
+    from datetime import datetime, timedelta, timezone
+
+    from sqlalchemy import update
+
+    from xai_eval.db.studies import Participant
+    from xai_eval.studies.enrolment import _shown_counts
+
+    factory, slug = study_db
+    first = _start_many(factory, slug, 1)[0]
+
+    def started(hours_ago):
+        with factory() as s:
+            s.execute(update(Participant).where(Participant.id == first.participant_id)
+                      .values(started_at=datetime.now(timezone.utc)
+                              - timedelta(hours=hours_ago)))
+            s.commit()
+            return _shown_counts(s, service.get_study(s, slug), abandon_after_minutes=120)
+
+    assert sum(started(hours_ago=1).values()) == 6  # 1 practice + 4 main + 1 attention
+    assert sum(started(hours_ago=3).values()) == 0  # walked away: items are free again
+    with factory() as s:
+        s.execute(update(Participant).where(Participant.id == first.participant_id)
+                  .values(status="completed"))
+        s.commit()
+    assert sum(started(hours_ago=3).values()) == 6  # finished participants always count

@@ -212,3 +212,11 @@ def test_trust_stronger_model_auto_is_measured(sqlite_url, build_fake):
 def test_trust_unknown_stronger_model(sqlite_url, build_fake):
     with pytest.raises(StudyDefinitionError, match="stronger_model 'vgg' is not one of"):
         build_fake(sqlite_url, task="trust", stronger_model="vgg")
+
+
+def test_definition_hash_ignores_spelled_out_defaults(tmp_path):
+    plain = load_definition(write_definition(tmp_path / "a.yaml"))
+    spelled = load_definition(write_definition(tmp_path / "b.yaml", abandon_after_minutes=120,
+                                               distinct_images=False))
+    changed = load_definition(write_definition(tmp_path / "c.yaml", abandon_after_minutes=30))
+    assert plain.canonical_hash() == spelled.canonical_hash() != changed.canonical_hash()

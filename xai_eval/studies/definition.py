@@ -78,6 +78,7 @@ class StudyParameters(BaseModel):
     ratings_per_item: int | None = Field(None, ge=1)
     max_items: int | None = Field(None, ge=1)
     distinct_images: bool = False
+    abandon_after_minutes: int = Field(120, ge=1)
     option_order: Literal["counterbalanced"] = "counterbalanced"
     pay: str | None = None
     completion_code: str | None = Field(None, max_length=64)
@@ -116,8 +117,12 @@ class StudyDefinition(_Strict):
         return next(m for m in self.models if m.name == name)
 
     def canonical_hash(self) -> str:
-        """SHA-256 of the definition's canonical JSON: a change means a different study."""
-        text = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        """SHA-256 of the definition's canonical JSON: a change means a different study.
+
+        Defaults are left out, so a new optional parameter in a later xai-eval version does
+        not make an unchanged file look changed."""
+        data = self.model_dump(mode="json", exclude_defaults=True)
+        text = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()
 
 

@@ -10,16 +10,17 @@ from __future__ import annotations
 import random
 import secrets
 from collections import Counter
+from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from xai_eval.db.studies import Item, Participant, Study, TrialInstance
 from xai_eval.studies.assignment import build_sequence, choose_balanced, counterbalance_flip
 from xai_eval.studies.tasks import StudyTask
 
-#: participants whose trials still count for balancing (excluded/returned ones free theirs)
-COUNTED_STATUSES = ("started", "completed")
+#: default minutes after which an unfinished participant's items are given to others
+ABANDON_AFTER_MINUTES = 120
 
 
 def enrol(session: Session, study: Study, task: StudyTask, token_hash: str, platform: str,
@@ -36,7 +37,8 @@ def enrol(session: Session, study: Study, task: StudyTask, token_hash: str, plat
     by_kind: dict[str, list[Item]] = {"main": [], "practice": [], "attention": []}
     for item in items:
         by_kind[item.kind].append(item)
-    shown = _shown_counts(session, study)
+    shown = _shown_counts(session, study, int(params.get("abandon_after_minutes",
+                                                         ABANDON_AFTER_MINUTES)))
     mains = {item.id: shown.get(item.id, 0) for item in by_kind["main"]}
     groups = ({item.id: item.image_id for item in by_kind["main"]}
               if params.get("distinct_images", False) else None)
@@ -63,9 +65,16 @@ def enrol(session: Session, study: Study, task: StudyTask, token_hash: str, plat
     return participant
 
 
-def _shown_counts(session: Session, study: Study) -> Counter[int]:
+def _shown_counts(session: Session, study: Study, abandon_after_minutes: int) -> Counter[int]:
+    """How often each item is assigned to a participant who counts for balancing: one who
+    completed, or who started less than ``abandon_after_minutes`` ago. Abandoned sessions
+    (and excluded/returned participants) free their items, so completed ratings stay
+    balanced; an abandoned participant who comes back still finds their own sequence."""
+    cutoff = datetime.now(timezone.utc) - timedelta(minutes=abandon_after_minutes)
+    counted = or_(Participant.status == "completed",
+                  and_(Participant.status == "started", Participant.started_at >= cutoff))
     rows = session.execute(
         select(TrialInstance.item_id)
         .join(Participant, Participant.id == TrialInstance.participant_id)
-        .where(Participant.study_id == study.id, Participant.status.in_(COUNTED_STATUSES)))
+        .where(Participant.study_id == study.id, counted))
     return Counter(item_id for (item_id,) in rows)
