@@ -33,7 +33,7 @@ def _benchmark_cached() -> bool:
 
 
 @pytest.mark.parametrize("name", ["class_discrimination", "trust"])
-def test_build_and_take_the_shipped_study(name, tmp_path, sqlite_url):
+def test_build_and_take_the_shipped_study(name, tmp_path, db_url):
     if not _benchmark_cached():
         pytest.skip("the embedded benchmark is not cached; run `xai-eval demo` once")
     from xai_eval.cli import main
@@ -43,12 +43,12 @@ def test_build_and_take_the_shipped_study(name, tmp_path, sqlite_url):
     path = tmp_path / f"{name}.yaml"
     path.write_text(yaml.safe_dump(data))
     runner = CliRunner()
-    result = runner.invoke(main, ["study", "build", str(path), "--db", sqlite_url])
+    result = runner.invoke(main, ["study", "build", str(path), "--db", db_url])
     assert result.exit_code == 0, result.output
     assert f"study '{name}' built" in result.output
-    again = runner.invoke(main, ["study", "build", str(path), "--db", sqlite_url])
+    again = runner.invoke(main, ["study", "build", str(path), "--db", db_url])
     assert "up to date" in again.output
-    engine = make_engine(sqlite_url)
+    engine = make_engine(db_url)
     try:
         with session_factory(engine)() as s:
             started = service.start_or_resume(s, service.get_study(s, name), PlatformIds())
