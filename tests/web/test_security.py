@@ -128,3 +128,12 @@ def test_malformed_platform_ids_are_refused(app):
     response = app.test_client().get("/study/sample/?PROLIFIC_PID=<script>alert(1)</script>")
     assert response.status_code == 400
     assert b"<script>alert" not in response.data
+
+
+def test_secret_key_is_created_once_and_kept(tmp_path):
+    from xai_eval.web.app import _persistent_secret
+
+    first = _persistent_secret(tmp_path / "instance")
+    assert len(first) == 64
+    assert _persistent_secret(tmp_path / "instance") == first
+    assert oct((tmp_path / "instance" / "secret_key").stat().st_mode & 0o777) == "0o600"

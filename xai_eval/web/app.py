@@ -33,8 +33,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         MAX_CONTENT_LENGTH=16 * 1024,
         DB_POOL_SIZE=10,
         DB_MAX_OVERFLOW=20,
-        #: Answers faster than this are stored but flagged (exclusion rule shown to admins).
-        JSON_SORT_KEYS=False,
     )
     if test_config is None:
         app.config.from_prefixed_env("XAI_EVAL")
@@ -70,7 +68,10 @@ def _persistent_secret(folder: Path) -> str:
         return path.read_text().strip()
     folder.mkdir(parents=True, exist_ok=True)
     key = secrets.token_hex(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process created it first: use theirs
+        return path.read_text().strip()
     with os.fdopen(fd, "w") as handle:
         handle.write(key)
     return key
