@@ -127,3 +127,31 @@ def test_too_fast_participants_are_excluded(app, admin, db_url):
     page = admin.get("/admin/studies/strict").get_data(as_text=True)
     assert "median response time under 500 ms" in page
     assert "median response time 120 ms &lt; 500 ms" in page
+
+
+def test_automatic_metrics_appear_beside_the_human_results(app, admin, db_url):
+    from xai_eval.db.results import MetricResult, Run
+
+    engine = make_engine(db_url)
+    with session_factory(engine)() as session:
+        session.add(Run(id="r1", name="suite", config_hash="h", config={},
+                        xai_eval_version="0"))
+        session.flush()
+        for image, value in (("a", 0.25), ("b", 0.75)):
+            session.add(MetricResult(run_id="r1", model="vgg16", explainer="guided_gradcam",
+                                     dataset="voc", metric="pointing_game", image_id=image,
+                                     class_id=1, values={"value": value, "hit": True}))
+        # another model and an explainer the study does not use are left out
+        session.add(MetricResult(run_id="r1", model="resnet50", explainer="guided_gradcam",
+                                 dataset="voc", metric="pointing_game", image_id="c",
+                                 class_id=1, values={"value": 9.0}))
+        session.add(MetricResult(run_id="r1", model="vgg16", explainer="occlusion",
+                                 dataset="voc", metric="pointing_game", image_id="a",
+                                 class_id=1, values={"value": 9.0}))
+        session.commit()
+    engine.dispose()
+    page = admin.get("/admin/studies/sample").get_data(as_text=True)
+    table = page.split('id="metrics"')[1].split("</table>")[0]
+    assert "guided_gradcam" in table and "pointing_game" in table
+    assert "0.5000" in table  # mean of 0.25 and 0.75; booleans are not averaged
+    assert "occlusion" not in table and "resnet50" not in table and "9.0000" not in table
