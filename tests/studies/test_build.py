@@ -220,3 +220,37 @@ def test_definition_hash_ignores_spelled_out_defaults(tmp_path):
                                                distinct_images=False))
     changed = load_definition(write_definition(tmp_path / "c.yaml", abandon_after_minutes=30))
     assert plain.canonical_hash() == spelled.canonical_hash() != changed.canonical_hash()
+
+
+def test_cli_results_and_export(study_db, db_url, tmp_path):
+    import csv
+    import json
+
+    from xai_eval.cli import main
+    from xai_eval.studies import service
+    from xai_eval.studies.platform import PlatformIds
+
+    factory, slug = study_db
+    with factory() as s:
+        started = service.start_or_resume(s, service.get_study(s, slug), PlatformIds())
+    while True:
+        with factory() as s:
+            view = service.next_trial(s, started.token)
+            if isinstance(view, service.Finished):
+                break
+            service.submit_answer(s, started.token, view.trial_id, view.options[0].value, 900)
+    runner = CliRunner()
+    out = runner.invoke(main, ["study", "results", slug, "--db", db_url, "--json"])
+    assert out.exit_code == 0, out.output
+    data = json.loads(out.output)
+    assert data["completed"] == 1 and data["kind"] == "accuracy"
+    table = runner.invoke(main, ["study", "results", slug, "--db", db_url])
+    assert "completed participants analysed" in table.output
+    target = tmp_path / "answers.csv"
+    exported = runner.invoke(main, ["study", "export", slug, "--db", db_url, "-o", str(target)])
+    assert exported.exit_code == 0 and "wrote 6 answers" in exported.output
+    with target.open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 6 and json.loads(rows[0]["side_mapping"])["positions"]
+    missing = runner.invoke(main, ["study", "results", "nope", "--db", db_url])
+    assert missing.exit_code == 1 and "no study named 'nope'" in missing.output

@@ -106,6 +106,105 @@ def list_command(db_url: str | None) -> None:
         engine.dispose()
 
 
+def _open_study(db_url: str | None, slug: str):  # -> (engine, session, study)
+    from sqlalchemy import inspect
+
+    from xai_eval.db.base import make_engine, session_factory
+    from xai_eval.studies.service import get_study
+
+    try:
+        engine = make_engine(db_url)
+    except XaiEvalError as exc:
+        raise click.ClickException(str(exc)) from None
+    session = session_factory(engine)()
+    try:
+        if not inspect(engine).has_table("study"):
+            raise click.ClickException("this database has no study tables; run "
+                                       "`xai-eval study build FILE` first")
+        return engine, session, get_study(session, slug)
+    except BaseException as exc:
+        session.close()
+        engine.dispose()
+        if isinstance(exc, XaiEvalError):
+            raise click.ClickException(str(exc)) from None
+        raise
+
+
+@study_group.command("results")
+@click.argument("slug")
+@click.option("--db", "db_url", default=None, help=DB_HELP)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option("--seed", default=0, show_default=True, help="Seed of the cluster bootstrap.")
+def results_command(slug: str, db_url: str | None, as_json: bool, seed: int) -> None:
+    """Statistics of study SLUG per condition (explainer), from the analysable answers.
+
+    Accuracy with Wilson 95% CI and an exact binomial test against chance (choice tasks),
+    or the mean recoded rating with a participant-cluster bootstrap 95% CI and a Wilcoxon
+    signed-rank test (rating tasks); Fleiss' kappa per condition; Mann-Whitney between
+    conditions. Excluded participants (rule printed) are left out.
+    """
+    import json
+
+    from xai_eval.studies.analysis import study_statistics
+    from xai_eval.studies.monitoring import ExclusionRules
+
+    engine, session, study = _open_study(db_url, slug)
+    try:
+        result = study_statistics(session, study, seed=seed)
+        rule = ExclusionRules.from_study(study).describe()
+    finally:
+        session.close()
+        engine.dispose()
+    rows = result.rows()
+    comparisons = [c.__dict__ for c in result.comparisons]
+    if as_json:
+        click.echo(json.dumps({"study": slug, "task": result.task, "kind": result.kind,
+                               "completed": result.completed, "included": result.included,
+                               "exclusion_rule": rule, "conditions": rows,
+                               "comparisons": comparisons}, indent=2, default=str))
+        return
+    click.echo(f"{slug}: {result.included} of {result.completed} completed participants "
+               f"analysed ({rule})")
+    for row in rows:
+        fields = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                           for k, v in row.items() if k != "condition")
+        click.echo(f"  {row['condition']}: {fields}")
+    for c in comparisons:
+        click.echo(f"  {c['a']} vs {c['b']}: Mann-Whitney U={c['u_statistic']:.4g}, "
+                   f"p={c['p_value']:.4g}")
+
+
+@study_group.command("export")
+@click.argument("slug")
+@click.option("--db", "db_url", default=None, help=DB_HELP)
+@click.option("--out", "-o", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="CSV file to write (one row per stored answer).")
+def export_command(slug: str, db_url: str | None, out: Path) -> None:
+    """Write every stored answer of study SLUG to a CSV file (audited as an export).
+
+    Columns: participant (internal id), trial order and kind, item, condition, raw answer,
+    side mapping, correctness/score, response time. No platform ids are exported.
+    """
+    import csv
+    import json
+
+    from xai_eval.studies.monitoring import EXPORT_COLUMNS, export_responses
+
+    engine, session, study = _open_study(db_url, slug)
+    try:
+        rows = export_responses(session, study, "cli", "csv")
+    finally:
+        session.close()
+        engine.dispose()
+    with out.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(EXPORT_COLUMNS))
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: json.dumps(v) if isinstance(v, dict | list) else v
+                             for k, v in row.items()})
+    click.echo(f"wrote {len(rows)} answers to {out}")
+
+
 def register_study_commands(group: click.Group) -> None:
     """Add the ``study`` command group to ``group`` (the ``xai-eval`` main group)."""
     group.add_command(study_group)
