@@ -30,7 +30,8 @@ class SuiteResult:
     summary: RunSummary | None
     table: ResultTable | None
     files: ReportFiles | None
-    seconds: float
+    seconds: float  # wall clock, run + reports
+    cpu_seconds: float = 0.0  # CPU time of this process (all threads), run + reports
 
 
 def summarize_run(config: SuiteConfig, db_url: str, run_id: str, registries: Registries
@@ -53,14 +54,14 @@ def run_suite(config: SuiteConfig, options: RunOptions, out_dir: str | Path | No
     the last worker to finish (or a later ``--resume``) writes the reports.
     """
     registries = registries or default_registries()
-    tic = time.perf_counter()
+    tic, cpu = time.perf_counter(), time.process_time()
     outcome = SuiteRunner(config, registries, options).run()
     seconds = time.perf_counter() - tic
     if not outcome.complete:
         options.echo(f"run {outcome.run_id}: this worker is done ({outcome.units_written} units "
                      "written); other shards are still missing. Rerun with --resume after they "
                      "finish to print the table and write the reports.")
-        return SuiteResult(outcome, None, None, None, seconds)
+        return SuiteResult(outcome, None, None, None, seconds, time.process_time() - cpu)
     summary, table = summarize_run(config, outcome.db_url, outcome.run_id, registries)
     if console is not None:
         console.print(to_rich(table))
@@ -73,8 +74,10 @@ def run_suite(config: SuiteConfig, options: RunOptions, out_dir: str | Path | No
         tic_report = time.perf_counter()
         timings = dict(outcome.timings)
         meta = {"database": make_url(outcome.db_url).render_as_string(hide_password=True),
-                "run_seconds": seconds, "timings": timings, "reused": outcome.reused}
+                "run_seconds": seconds, "run_cpu_seconds": time.process_time() - cpu,
+                "timings": timings, "reused": outcome.reused}
         files = write_reports(out_dir, table, summary, config, registries, options.base_dir,
                               meta)
         timings["report"] = time.perf_counter() - tic_report
-    return SuiteResult(outcome, summary, table, files, time.perf_counter() - tic)
+    return SuiteResult(outcome, summary, table, files, time.perf_counter() - tic,
+                       time.process_time() - cpu)

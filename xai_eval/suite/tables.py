@@ -106,7 +106,13 @@ def build_table(summary: RunSummary, config: SuiteConfig) -> ResultTable:
                     any_value = any_value or (value is not None and source)
                 row["_skipped"] = not any_value and bool(config.metrics)
                 rows.append(row)
-    return ResultTable(["dataset", "model", "method"] + [c[0] for c in columns], rows,
+    kept = [label for label, metric_id, _spec in columns
+            if metric_id == CLASSIFICATION or any(row[label] is not None for row in rows)]
+    for row in rows:  # a column no row has a value for (e.g. no difficult flags) is dropped
+        for label, _metric_id, _spec in columns:
+            if label not in kept:
+                del row[label]
+    return ResultTable(["dataset", "model", "method"] + kept, rows,
                        title=f"{config.name}: errors and scores in percent unless AUC/corr")
 
 
