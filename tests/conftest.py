@@ -68,3 +68,15 @@ def db_url(request: pytest.FixtureRequest, tmp_path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'xai-eval-test.db'}"
     return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture(scope="session")
+def embedded_benchmark():
+    """The embedded benchmark, generated and trained once per machine (cached, file-locked).
+
+    On a fresh machine the first test that asks for it pays about a minute of CPU; later runs
+    reuse ``~/.cache/xai-eval`` (or ``$XAI_EVAL_CACHE``).
+    """
+    from xai_eval.models.embedded import ensure_embedded_benchmark
+
+    return ensure_embedded_benchmark(progress=False)

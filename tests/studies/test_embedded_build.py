@@ -1,8 +1,7 @@
-"""`xai-eval study build` end to end on the embedded benchmark (when it is already cached).
+"""`xai-eval study build` end to end on the embedded benchmark.
 
-Generating and training the embedded benchmark takes minutes, so this test runs only
-where it exists (after `xai-eval demo` or any embedded run); it shrinks the shipped
-definitions to a few items to stay quick.
+The benchmark comes from the session fixture (trained once per machine, then cached); the
+shipped definitions are shrunk to a few items to stay quick.
 """
 
 from __future__ import annotations
@@ -21,21 +20,8 @@ pytestmark = pytest.mark.slow
 STUDIES = Path(__file__).parents[2] / "studies"
 
 
-def _benchmark_cached() -> bool:
-    embedded = pytest.importorskip("xai_eval.models.embedded")
-    try:
-        from xai_eval.data.embedded import GeneratorConfig, cache_root, config_key
-
-        root = cache_root(None) / config_key(GeneratorConfig(), embedded.TrainConfig())
-    except Exception:  # the cache layout changed: never train inside a test
-        return False
-    return all((root / "models" / f"{kind}.pt").is_file() for kind in embedded.KINDS)
-
-
 @pytest.mark.parametrize("name", ["class_discrimination", "trust"])
-def test_build_and_take_the_shipped_study(name, tmp_path, db_url):
-    if not _benchmark_cached():
-        pytest.skip("the embedded benchmark is not cached; run `xai-eval demo` once")
+def test_build_and_take_the_shipped_study(name, tmp_path, db_url, embedded_benchmark):
     from xai_eval.cli import main
 
     data = yaml.safe_load((STUDIES / f"{name}.yaml").read_text())
