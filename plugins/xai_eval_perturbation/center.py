@@ -60,6 +60,8 @@ class CenterBaseline(Explainer):
 
     name: ClassVar[str] = "center"
     options: ClassVar[dict[str, Any]] = {"sigma": 0.25, "center": "pixel"}
+    #: one forward pass for the scores, no gradients: also runs inside torch.inference_mode()
+    needs_autograd: ClassVar[bool] = False
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -90,6 +90,8 @@ class Occlusion(Explainer):
         "batch_size": 64, "progress": False,
     }
     reduction: ClassVar[str] = "sum_relu"
+    #: forward passes only, so it also runs inside torch.inference_mode()
+    needs_autograd: ClassVar[bool] = False
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -17,18 +17,12 @@ import pytest
 import torch
 import torch.nn as nn
 
-import xai_eval
 from xai_eval.explain.state import count_hooks
 
-from .conftest import GapNet
+from .conftest import ALL_EXPLAINERS, GapNet, for_every_explainer, make_explainer
 
-METHODS = ("gradcam", "cam", "backprop", "guided_backprop", "deconvnet", "guided_gradcam",
-           "deconv_gradcam")
-
-
-def _explainer(method: str, model: nn.Module):
-    layer = "features" if "cam" in method else None
-    return xai_eval.get_explainer(method, model, target_layer=layer)
+METHODS = ALL_EXPLAINERS
+_explainer = make_explainer
 
 
 def snapshot(model: nn.Module) -> dict[str, object]:
@@ -78,7 +72,7 @@ class RaisesInForward(nn.Module):
         return x
 
 
-@pytest.mark.parametrize("method", METHODS)
+@for_every_explainer
 def test_state_restored_after_success(method: str) -> None:
     model = awkward_model()
     before = snapshot(model)
@@ -90,7 +84,7 @@ def test_state_restored_after_success(method: str) -> None:
     assert not torch._C._is_torch_function_mode_enabled()
 
 
-@pytest.mark.parametrize("method", METHODS)
+@for_every_explainer
 def test_state_restored_after_exception_inside_forward(method: str) -> None:
     model = awkward_model()
     raiser = RaisesInForward()
@@ -111,10 +105,8 @@ def test_state_restored_after_exception_inside_forward(method: str) -> None:
     assert_same_state(before, snapshot(model))
 
 
-@pytest.mark.parametrize("method", METHODS)
+@for_every_explainer
 def test_state_restored_after_exception_in_targets_callable(method: str) -> None:
-    if method == "cam":
-        pytest.skip("CAM refuses callables before calling them")
     model = awkward_model()
     before = snapshot(model)
 
@@ -126,7 +118,7 @@ def test_state_restored_after_exception_in_targets_callable(method: str) -> None
     assert_same_state(before, snapshot(model))
 
 
-@pytest.mark.parametrize("method", METHODS)
+@for_every_explainer
 def test_works_inside_callers_no_grad(method: str, gap_net: nn.Module,
                                       images: torch.Tensor) -> None:
     explainer = _explainer(method, gap_net)
@@ -137,7 +129,7 @@ def test_works_inside_callers_no_grad(method: str, gap_net: nn.Module,
     assert torch.equal(inside, expected)
 
 
-@pytest.mark.parametrize("method", METHODS)
+@for_every_explainer
 def test_callers_input_untouched_and_calls_bit_identical(method: str, gap_net: nn.Module,
                                                          images: torch.Tensor) -> None:
     explainer = _explainer(method, gap_net)

@@ -17,14 +17,9 @@ from xai_eval.errors import (
     XaiEvalError,
 )
 
-from .conftest import MLP, GapNet
+from .conftest import MLP, GapNet, for_every_explainer, make_explainer
 
-ALL_METHODS = ("gradcam", "cam", "backprop", "guided_backprop", "deconvnet", "guided_gradcam")
-
-
-def _explainer(method: str, model: nn.Module):
-    layer = "features" if "cam" in method else None
-    return xai_eval.get_explainer(method, model, target_layer=layer)
+_explainer = make_explainer
 
 
 def test_wrong_layer_name_lists_valid_names(gap_net: nn.Module) -> None:
@@ -47,7 +42,7 @@ def test_unknown_option_lists_the_options(gap_net: nn.Module) -> None:
         xai_eval.get_explainer("gradcam", gap_net, counterfactul=True)
 
 
-@pytest.mark.parametrize("method", ALL_METHODS)
+@for_every_explainer
 @pytest.mark.parametrize(
     "make,error,pattern",
     [
@@ -70,7 +65,7 @@ def test_bad_images(gap_net: nn.Module, method: str, make, error: type, pattern:
         _explainer(method, gap_net)(make(), 0)
 
 
-@pytest.mark.parametrize("method", ALL_METHODS)
+@for_every_explainer
 @pytest.mark.parametrize(
     "targets,pattern",
     [
@@ -130,7 +125,7 @@ class PoisonedOutput(GapNet):
 
 
 @pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
-@pytest.mark.parametrize("method", ALL_METHODS)
+@for_every_explainer
 def test_non_finite_model_output_is_an_error(method: str, value: float,
                                              images: torch.Tensor) -> None:
     model = PoisonedOutput(value).eval()
@@ -149,7 +144,7 @@ def dead_gap_net() -> GapNet:
     return model
 
 
-@pytest.mark.parametrize("method", ALL_METHODS)
+@for_every_explainer
 def test_all_zero_map_is_zeros_flagged_degenerate(method: str, images: torch.Tensor) -> None:
     result = _explainer(method, dead_gap_net()).explain(images, [[0, 1]] * 4)
     assert bool(torch.isfinite(result.maps).all()) and bool(torch.isfinite(result.raw).all())
@@ -180,12 +175,12 @@ def test_every_error_is_an_xai_eval_error(gap_net: nn.Module) -> None:
         _explainer("gradcam", gap_net)(torch.zeros(1, 3, 16, 16, dtype=torch.uint8), 0)
 
 
-@pytest.mark.parametrize("method", ALL_METHODS)
+@for_every_explainer
 def test_inference_mode_is_refused_but_inference_tensors_work(method: str, gap_net: nn.Module,
                                                               images: torch.Tensor) -> None:
     explainer = _explainer(method, gap_net)
     with torch.inference_mode():
-        if method == "cam":  # reads activations and weights only: no autograd needed
+        if not explainer.needs_autograd:  # CAM, occlusion, centre: no autograd needed
             assert explainer(images, 1).shape == (4, 16, 16)
         else:
             with pytest.raises(InputValidationError, match=r"outside the inference_mode block"):

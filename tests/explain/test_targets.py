@@ -14,17 +14,15 @@ import torch.nn as nn
 import xai_eval
 from xai_eval.errors import InputValidationError, UnsupportedModelError
 
-METHODS = ("gradcam", "cam", "backprop", "guided_backprop", "deconvnet", "guided_gradcam",
-           "deconv_gradcam")
+from .conftest import for_every_explainer, make_explainer
+
 TOL = {"rtol": 1e-5, "atol": 1e-7}
 
 
-def _explainer(method: str, model: nn.Module):
-    layer = "features" if method in ("gradcam", "cam", "guided_gradcam", "deconv_gradcam") else None
-    return xai_eval.get_explainer(method, model, target_layer=layer)
+_explainer = make_explainer
 
 
-@pytest.mark.parametrize("method", METHODS)
+@for_every_explainer
 @pytest.mark.parametrize("batch", [1, 2, 3, 4])
 def test_k_targets_equal_k_single_runs(gap_net: nn.Module, images: torch.Tensor, method: str,
                                        batch: int) -> None:
@@ -42,7 +40,7 @@ def test_k_targets_equal_k_single_runs(gap_net: nn.Module, images: torch.Tensor,
         torch.testing.assert_close(together.scores[:, k], single.scores[:, 0], **TOL)
 
 
-@pytest.mark.parametrize("method", METHODS)
+@for_every_explainer
 def test_batch_equals_per_image(gap_net: nn.Module, images: torch.Tensor, method: str) -> None:
     targets = torch.tensor([[0, 2], [1, 4], [3, 3], [2, 0]])
     explainer = _explainer(method, gap_net)
