@@ -64,7 +64,8 @@ def run_suite(config: SuiteConfig, options: RunOptions, out_dir: str | Path | No
         return SuiteResult(outcome, None, None, None, seconds, time.process_time() - cpu)
     summary, table = summarize_run(config, outcome.db_url, outcome.run_id, registries)
     if console is not None:
-        console.print(to_rich(table))
+        for rich_table in to_rich(table):
+            console.print(rich_table)
         if summary.skipped_images or summary.skipped_pairs:
             console.print(f"skipped: {len(summary.skipped_images)} image(s), "
                           f"{len(summary.skipped_pairs)} (model, explainer, dataset) pair(s) "

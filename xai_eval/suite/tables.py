@@ -136,20 +136,27 @@ def format_value(label: str, value: Any) -> str:
     return f"{value:.{_digits(label)}f}"
 
 
-def to_rich(table: ResultTable) -> Any:
-    """A rich Table for the terminal."""
+def to_rich(table: ResultTable) -> list[Any]:
+    """Rich tables for the terminal: one per dataset, two-line headers so it fits."""
     from rich.table import Table
 
-    out = Table(title=table.title)
-    for column in table.columns:
-        out.add_column(column, justify="left" if column in ("dataset", "model", "method")
-                       else "right")
-    for row in table.rows:
-        cells = [str(row[c]) if c in ("dataset", "model", "method") else format_value(c, row[c])
-                 for c in table.columns]
-        if row.get("_skipped"):
-            cells[2] += " (skipped)"
-        out.add_row(*cells)
+    datasets = list(dict.fromkeys(row["dataset"] for row in table.rows))
+    numeric = table.numeric_columns()
+    out = []
+    for dataset in datasets:
+        rich_table = Table(title=f"{table.title} — {dataset}" if len(datasets) > 1 or dataset
+                           else table.title)
+        rich_table.add_column("model", no_wrap=True)
+        rich_table.add_column("method", no_wrap=True)
+        for column in numeric:
+            rich_table.add_column(column.replace(" ", "\n", 1), justify="right")
+        for row in table.rows:
+            if row["dataset"] != dataset:
+                continue
+            method = str(row["method"]) + (" (skipped)" if row.get("_skipped") else "")
+            rich_table.add_row(str(row["model"]), method,
+                               *(format_value(c, row[c]) for c in numeric))
+        out.append(rich_table)
     return out
 
 
