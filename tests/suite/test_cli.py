@@ -117,3 +117,12 @@ def test_killed_cli_run_resumes_to_the_same_table(tmp_path, fake_plugin):
     for name in ("report.html", "results.csv", "results.json", "results.md"):
         assert (out / name).stat().st_size > 100
     assert (out / "results.csv").read_text() == (tmp_path / "ref" / "results.csv").read_text()
+
+
+def test_gapify_command_reports_a_bad_model_clearly(tmp_path):
+    result = CliRunner().invoke(main, ["gapify", "--model", "nosuchnet", "--cut-at", "x",
+                                       "--dataset", "embedded", "--out",
+                                       str(tmp_path / "o.pth"), "--epochs", "1"])
+    assert result.exit_code == 1, result.output
+    assert "no model source accepts 'nosuchnet'" in result.output
+    assert "Traceback" not in result.output
