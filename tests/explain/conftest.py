@@ -162,8 +162,9 @@ def tv_model() -> Callable[..., nn.Module]:
 #: ``input_x_gradient``), which must keep the same guarantees
 ALL_EXPLAINERS: tuple[str, ...] = tuple(sorted(xai_eval.available_explainers()))
 
-#: options that keep each method cheap on the 16x16 test images (occlusion: 4 windows)
-FAST_OPTIONS: dict[str, dict[str, object]] = {"occlusion": {"patch_size": 8, "stride": 8}}
+#: options that keep each method cheap at any image size (occlusion: half-side patches at a
+#: stride of one patch, so 4 windows)
+FAST_OPTIONS: dict[str, dict[str, object]] = {"occlusion": {"patch_size": 0.5, "stride": 1.0}}
 
 #: Explicit, reasoned exceptions to the generic tests: (test function, method) -> why the
 #: guarantee does not apply. ``generic_methods`` turns each into a visible skip, and
