@@ -132,6 +132,48 @@ def test_occlusion_map_averages_overlapping_patches() -> None:
     assert np.isfinite(occlusion_map(model, image, 0, patch_size=2, stride=5)).all()
 
 
+def test_occlusion_map_softmax_closed_form(toy_linear) -> None:
+    # logits [w . x, 0]: the class probability is sigmoid(w . x), so hiding pixel i (fill 0)
+    # drops it to sigmoid(w . x - w_i x_i)
+    image = torch.tensor([[[2.0, -1.0], [0.5, 3.0]]])
+    contrib = np.array(LINEAR_WEIGHTS) * image[0].numpy().ravel()
+    expected = [_sigmoid(contrib.sum()) - _sigmoid(contrib.sum() - c) for c in contrib]
+    np.testing.assert_allclose(
+        occlusion_map(toy_linear, image, 0, patch_size=1, stride=1, output="softmax"),
+        np.reshape(expected, (2, 2)), rtol=1e-5, atol=1e-7)
+
+
+def test_occlusion_map_is_the_occlusion_explainers_raw_map() -> None:
+    """One implementation: the metric's map is the registered explainer's signed raw map."""
+    import xai_eval
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(2),
+                          nn.Flatten(), nn.Linear(16, 3)).train()
+    image = torch.randn(3, 12, 12)
+    ours = occlusion_map(model, image, 2, patch_size=4, stride=3, fill=0.5)
+    explainer = xai_eval.get_explainer("occlusion", model, patch_size=4, stride=3, fill=0.5)
+    raw = explainer.attribute(image[None], 2)[0, 0].double().numpy()
+    np.testing.assert_array_equal(ours, raw)
+    assert (ours < 0).any() or (ours > 0).any()
+    assert model.training and all(p.grad is None for p in model.parameters())
+
+
+def test_occlusion_map_bad_geometry_is_an_error() -> None:
+    image = torch.randn(1, 8, 8)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(64, 2))
+    # patches 2 px apart every 3 px would never hide the pixels between them
+    with pytest.raises(InputValidationError, match=r"stride 3x3 exceeds the patch 2x2"):
+        occlusion_map(model, image, 0, patch_size=2, stride=3)
+    for bad in (0, 0.5, True):
+        with pytest.raises(InputValidationError, match="positive int"):
+            occlusion_map(model, image, 0, patch_size=bad)
+    with pytest.raises(InputValidationError, match="output must be one of"):
+        occlusion_map(model, image, 0, output="probability")
+    with pytest.raises(InputValidationError, match="class 2 is out of range"):
+        occlusion_map(model, image, 2, patch_size=2, stride=2)
+
+
 def test_rank_correlation_matches_scipy_with_ties() -> None:
     rng = np.random.default_rng(0)
     a = rng.integers(0, 4, size=(6, 7)).astype(float)  # many ties

@@ -18,7 +18,8 @@ eval mode under ``torch.no_grad`` in chunks of ``batch_size`` images (memory-bou
 its training flag is restored afterwards.
 
 Rank correlation. Spearman's rho (average ranks for ties, then Pearson) between the
-flattened map and an occlusion map of the same image and class. It is undefined for a
+flattened map and an occlusion map of the same image and class, computed by the
+``occlusion`` explainer (:func:`occlusion_map`). It is undefined for a
 constant map; :func:`rank_correlation` returns None then, and the metric decides (scores 0
 or excludes, a parameter).
 """
@@ -34,6 +35,7 @@ import torch.nn as nn
 import torchvision.transforms.functional as TF
 from scipy.stats import rankdata
 
+from xai_eval.api import get_explainer
 from xai_eval.errors import InputValidationError
 from xai_eval.metrics.shapes import as_saliency, is_constant
 
@@ -180,47 +182,39 @@ def occlusion_map(
     target: int,
     patch_size: int = 32,
     stride: int = 16,
-    fill: float = 0.0,
+    fill: float | str = 0.0,
     *,
     output: str = "logit",
     batch_size: int = 32,
 ) -> np.ndarray:
     """Occlusion sensitivity (Zeiler & Fergus): score drop when a patch is set to ``fill``.
 
-    Patches slide with ``stride``; the last row/column of patches is aligned to the border
-    so every pixel is covered. A pixel's value is the mean drop over the patches covering
-    it. The Grad-CAM paper does not give patch, stride or fill, so they are parameters.
+    Computed by the registered ``occlusion`` explainer, so the metric and the explainer
+    users compare against are one implementation: its signed raw map (the mean score drop
+    over the patches covering each pixel; the last row/column of patches sits flush with
+    the border, so every pixel is covered). The Grad-CAM paper does not give patch, stride
+    or fill, so they are parameters. Two conveniences are kept from the metric's own API: a
+    patch larger than the image is shrunk to it, and a stride past the last patch position
+    is shortened to it (neither changes which patches are used). A stride that would leave
+    pixels between patches uncovered is an error (it used to give NaN there).
     """
     image = _check_image(image)
+    if output not in OUTPUTS:
+        raise InputValidationError(f"output must be one of {OUTPUTS}, not {output!r}")
+    for what, value in (("patch_size", patch_size), ("stride", stride),
+                        ("batch_size", batch_size)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise InputValidationError(f"{what} must be a positive int (pixels), not {value!r}")
     height, width = image.shape[-2:]
-    if patch_size < 1 or stride < 1:
-        raise InputValidationError("patch_size and stride must be positive")
-    patch_h, patch_w = min(patch_size, height), min(patch_size, width)
-    rows = sorted(set(range(0, height - patch_h + 1, stride)) | {height - patch_h})
-    cols = sorted(set(range(0, width - patch_w + 1, stride)) | {width - patch_w})
-    corners = torch.tensor([(r, c) for r in rows for c in cols])
-    ys = torch.arange(height, device=image.device)
-    xs = torch.arange(width, device=image.device)
-    total = torch.zeros(height, width, dtype=torch.float64)
-    cover = torch.zeros(height, width, dtype=torch.float64)
-    was_training = model.training
-    try:
-        model.eval()
-        with torch.no_grad():
-            base = _class_scores(model, image[None], int(target), output).cpu()
-            for chunk in corners.split(batch_size):
-                r, c = chunk[:, 0:1].to(image.device), chunk[:, 1:2].to(image.device)
-                in_rows = (ys[None] >= r) & (ys[None] < r + patch_h)  # (b, H)
-                in_cols = (xs[None] >= c) & (xs[None] < c + patch_w)  # (b, W)
-                patch = in_rows[:, :, None] & in_cols[:, None, :]  # (b, H, W)
-                batch = torch.where(patch[:, None], torch.full_like(image, fill)[None], image[None])
-                drop = base - _class_scores(model, batch, int(target), output).cpu()
-                patch64 = patch.cpu().double()
-                total += (drop[:, None, None] * patch64).sum(0)
-                cover += patch64.sum(0)
-    finally:
-        model.train(was_training)
-    return (total / cover).numpy()
+    patch = (min(patch_size, height), min(patch_size, width))
+    # windows start at 0, stride, ... plus one flush with the border, so any stride at or
+    # past the last start (size - patch) gives the same two windows
+    steps = tuple(max(1, min(stride, size - p)) for size, p in zip((height, width), patch, strict=True))
+    explainer = get_explainer("occlusion", model, patch_size=patch, stride=steps, fill=fill,
+                              score="prob" if output == "softmax" else "logit",
+                              batch_size=batch_size)
+    raw = explainer.attribute(image[None], int(target))  # (1, 1, H, W), signed
+    return raw[0, 0].double().cpu().numpy()
 
 
 def rank_correlation(a: Any, b: Any, *, absolute: bool = False) -> float | None:
