@@ -36,8 +36,8 @@ def live_server(sqlite_url: str, tmp_path) -> Iterator[str]:
 
     migrated(sqlite_url, slug="sample", images=6, trials=4, practice=1, attention=1,
              min_median_rt_ms=0)
-    app = create_app({"DATABASE_URL": sqlite_url, "SECRET_KEY": "browser-test",
-                      "SESSION_COOKIE_SECURE": False})
+    # production settings (Secure cookies): chromium treats 127.0.0.1 as a secure origin
+    app = create_app({"DATABASE_URL": sqlite_url, "SECRET_KEY": "browser-test"})
     app.instance_path = str(tmp_path)
     server = create_server(app, host="127.0.0.1", port=0, threads=4)
 
