@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from typing import Any
 
 from flask import Response, abort, redirect, render_template, request, url_for
@@ -69,6 +70,12 @@ def chart(slug: str) -> Response:
     return Response(results_chart_png(results), mimetype="image/png")
 
 
+def _finite(value: Any) -> Any:
+    """NaN/inf (e.g. kappa when every rater agrees by construction) become null: JSON has
+    no NaN, and strict parsers reject the file otherwise."""
+    return None if isinstance(value, float) and not math.isfinite(value) else value
+
+
 def _csv(rows: list[dict[str, Any]], columns: list[str]) -> str:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")
@@ -99,7 +106,9 @@ def export(slug: str, what: str, fmt: str) -> Response:
     if fmt == "csv":
         body, mimetype = _csv(rows, columns), "text/csv"
     else:
-        body, mimetype = json.dumps(rows, indent=1, default=str), "application/json"
+        body = json.dumps([{k: _finite(v) for k, v in row.items()} for row in rows],
+                          indent=1, default=str, allow_nan=False)
+        mimetype = "application/json"
     response = Response(body, mimetype=mimetype)
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
