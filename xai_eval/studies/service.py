@@ -32,9 +32,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload
 
 from xai_eval.db.studies import Item, Participant, Response, Stimulus, Study, TrialInstance
 from xai_eval.studies.errors import (
@@ -105,17 +105,27 @@ def hash_token(token: str) -> str:
 
 
 def participant_for_token(session: Session, token: str | None) -> Participant:
-    """The participant holding ``token``, or :class:`InvalidTokenError`."""
+    """The participant holding ``token``, or :class:`InvalidTokenError`.
+
+    One indexed lookup by token hash; the trials are *not* loaded (``participant.trials``
+    still works, lazily). Each request asks only for the rows it needs (the current trial,
+    the trial being answered, a count), which keeps a request's cost flat in the number of
+    trials and answers: loading the whole sequence was most of a request's CPU time.
+    """
     if not token or not isinstance(token, str) or len(token) > MAX_ID_CHARS:
         raise InvalidTokenError("missing or malformed participant token; start the study again "
                                 "from its link")
     participant = session.scalar(
-        select(Participant).where(Participant.token_hash == hash_token(token))
-        .options(selectinload(Participant.trials).selectinload(TrialInstance.response),
-                 selectinload(Participant.trials).selectinload(TrialInstance.item)))
+        select(Participant).where(Participant.token_hash == hash_token(token)))
     if participant is None:
         raise InvalidTokenError("unknown participant token; start the study again from its link")
     return participant
+
+
+def _study_of(session: Session, participant: Participant) -> Study:
+    study = session.get(Study, participant.study_id)
+    assert study is not None  # a foreign key with ON DELETE CASCADE
+    return study
 
 
 # --- starting -----------------------------------------------------------------------------
@@ -178,38 +188,79 @@ def start_or_resume(session: Session, study: Study, platform_ids: PlatformIds | 
 
 
 # --- trials -------------------------------------------------------------------------------
-def _current(participant: Participant) -> TrialInstance | None:
-    return next((t for t in participant.trials if t.response is None), None)
+def _unanswered(participant_id: int) -> Any:
+    """SQL condition: the trial (of ``participant_id``) has no stored response (uses the
+    unique ``(participant_id, trial_id)`` index of the response table)."""
+    return ~select(Response.id).where(Response.participant_id == participant_id,
+                                      Response.trial_id == TrialInstance.id).exists()
+
+
+def _current_trial(session: Session, participant_id: int, *,
+                   with_item: bool = True) -> TrialInstance | None:
+    """The first unanswered trial by order (index ``(participant_id, order_index)``)."""
+    query = (select(TrialInstance)
+             .where(TrialInstance.participant_id == participant_id, _unanswered(participant_id))
+             .order_by(TrialInstance.order_index).limit(1))
+    if with_item:
+        query = query.options(joinedload(TrialInstance.item))
+    return session.scalar(query)
+
+
+def _is_last_unanswered(session: Session, trial: TrialInstance) -> bool:
+    """True when no trial after ``trial`` (the current one) is still unanswered."""
+    later = session.scalar(
+        select(TrialInstance.id)
+        .where(TrialInstance.participant_id == trial.participant_id,
+               TrialInstance.order_index > trial.order_index,
+               _unanswered(trial.participant_id))
+        .limit(1))
+    return later is None
+
+
+def _counts(session: Session, participant_id: int) -> tuple[int, int, int]:
+    """(trials, practice trials, answered trials) of the participant, in one query."""
+    answered = (select(func.count(Response.id))
+                .where(Response.participant_id == participant_id).scalar_subquery())
+    total, practice, done = session.execute(
+        select(func.count(TrialInstance.id),
+               func.coalesce(func.sum(case((TrialInstance.kind == "practice", 1), else_=0)), 0),
+               answered)
+        .where(TrialInstance.participant_id == participant_id)).one()
+    return int(total), int(practice), int(done)
+
+
+def _response_to(session: Session, trial: TrialInstance) -> Response | None:
+    return session.scalar(select(Response).where(
+        Response.participant_id == trial.participant_id, Response.trial_id == trial.id))
 
 
 def _presentation(task: StudyTask, trial: TrialInstance) -> Presentation:
     return task.present(trial.item.payload, trial.placement)
 
 
-def _finished(study: Study, participant: Participant) -> Finished:
+def _finished(study: Study, participant: Participant, total: int) -> Finished:
     redirect = study.parameters.get("completion_redirect")
     code = participant.completion_code or ""
     if redirect and participant.platform == "prolific":
         redirect = redirect.format(code=code)
     else:
         redirect = None
-    return Finished(code, redirect, len(participant.trials))
+    return Finished(code, redirect, total)
 
 
 def next_trial(session: Session, token: str) -> TrialView | Finished:
     """The participant's first unanswered trial (stable across refreshes), or
     :class:`Finished` with the completion code. Never includes the answer key."""
     participant = participant_for_token(session, token)
-    study = session.get(Study, participant.study_id)
-    assert study is not None
-    trial = _current(participant)
+    study = _study_of(session, participant)
+    trial = _current_trial(session, participant.id)
+    total, practice_total, _ = _counts(session, participant.id)
     if trial is None:
-        return _finished(study, participant)
+        return _finished(study, participant, total)
     task = task_for(study)
     shown = _presentation(task, trial)
-    practice_total = sum(t.kind == "practice" for t in participant.trials)
     return TrialView(
-        trial_id=trial.public_id, index=trial.order_index, total=len(participant.trials),
+        trial_id=trial.public_id, index=trial.order_index, total=total,
         practice_total=practice_total, phase="practice" if trial.kind == "practice" else "trial",
         task=task.name, response_kind=shown.response_kind, question=shown.question,
         options=[OptionView(o.value, o.label) for o in shown.options],
@@ -218,16 +269,18 @@ def next_trial(session: Session, token: str) -> TrialView | Finished:
 
 
 def _owned_trial(session: Session, participant: Participant, trial_id: Any) -> TrialInstance:
+    """The participant's trial with public id ``trial_id`` (item loaded), one indexed lookup;
+    another participant's trial is :class:`ForeignTrialError`, an unknown id
+    :class:`UnknownTrialError`."""
     if not isinstance(trial_id, str) or not trial_id or len(trial_id) > MAX_ID_CHARS:
         raise UnknownTrialError("malformed trial id")
-    trial = next((t for t in participant.trials if t.public_id == trial_id), None)
-    if trial is not None:
-        return trial
-    exists = session.scalar(select(func.count()).select_from(TrialInstance)
-                            .where(TrialInstance.public_id == trial_id))
-    if exists:
+    trial = session.scalar(select(TrialInstance).where(TrialInstance.public_id == trial_id)
+                           .options(joinedload(TrialInstance.item)))
+    if trial is None:
+        raise UnknownTrialError(f"no trial {trial_id!r} for this participant")
+    if trial.participant_id != participant.id:
         raise ForeignTrialError(f"no trial {trial_id!r} for this participant")
-    raise UnknownTrialError(f"no trial {trial_id!r} for this participant")
+    return trial
 
 
 def _check_answer_size(answer: Any, rt_ms: Any) -> int:
@@ -245,8 +298,7 @@ def _check_answer_size(answer: Any, rt_ms: Any) -> int:
 
 
 def _outcome(task: StudyTask, participant: Participant, trial: TrialInstance,
-             response: Response, stored: bool) -> SubmitOutcome:
-    answered = sum(t.response is not None for t in participant.trials)
+             response: Response, stored: bool, answered: int, total: int) -> SubmitOutcome:
     feedback = None
     if trial.kind == "practice":
         from xai_eval.studies.tasks import Scored
@@ -256,8 +308,14 @@ def _outcome(task: StudyTask, participant: Participant, trial: TrialInstance,
     finished = participant.status != "started"
     return SubmitOutcome(stored=stored, trial_id=trial.public_id, feedback=feedback,
                          correct=response.correct if trial.kind == "practice" else None,
-                         answered=answered, total=len(participant.trials), finished=finished,
+                         answered=answered, total=total, finished=finished,
                          completion_code=participant.completion_code if finished else None)
+
+
+def _repeat_outcome(session: Session, task: StudyTask, participant: Participant,
+                    trial: TrialInstance, response: Response) -> SubmitOutcome:
+    total, _, answered = _counts(session, participant.id)
+    return _outcome(task, participant, trial, response, False, answered, total)
 
 
 @with_retry
@@ -270,18 +328,25 @@ def submit_answer(session: Session, token: str, trial_id: str, answer: Any,
     :class:`ForeignTrialError` (another participant's trial), :class:`InvalidAnswerError`
     (malformed, oversized, not an option, bad rt_ms), :class:`TrialOrderError` (not the
     current trial) or :class:`ParticipantFinishedError`.
+
+    Reads only what it needs (participant by token hash, the trial by public id, the
+    current trial's id, counts; the stored response only when the trial is not current),
+    all through unique indexes.
     """
     rt = _check_answer_size(answer, rt_ms)
     participant = participant_for_token(session, token)
     trial = _owned_trial(session, participant, trial_id)
-    study = session.get(Study, participant.study_id)
-    assert study is not None
+    study = _study_of(session, participant)
     task = task_for(study)
-    if trial.response is not None:
-        return _outcome(task, participant, trial, trial.response, stored=False)
+    current = _current_trial(session, participant.id, with_item=False)
+    is_current = current is not None and current.id == trial.id
+    if not is_current:  # answered already (a repeat, or a racing double submit)?
+        existing = _response_to(session, trial)
+        if existing is not None:
+            return _repeat_outcome(session, task, participant, trial, existing)
     if participant.status != "started":
         raise ParticipantFinishedError("this study session is over; no more answers are taken")
-    if _current(participant) is not trial:
+    if not is_current:
         raise TrialOrderError("this is not your current trial; reload the page to continue")
     try:
         value = task.validate_answer(_presentation(task, trial), answer)
@@ -290,18 +355,20 @@ def submit_answer(session: Session, token: str, trial_id: str, answer: Any,
     item: Item = trial.item
     scored = (task.score_attention(item.answer_key, value) if trial.kind == "attention"
               else task.score(item.answer_key, trial.placement, value))
+    total, _, answered = _counts(session, participant.id)
+    last = _is_last_unanswered(session, trial)
     response = Response(
         participant_id=participant.id, trial_id=trial.id, answer=value,
         side_mapping=side_mapping(item, trial), correct=scored.correct, score=scored.score,
         rt_ms=rt, is_practice=trial.kind == "practice",
         is_attention_check=trial.kind == "attention")
     session.add(response)
-    trial.response = response
-    if _current(participant) is None:
+    if last:
         participant.status = "completed"
         participant.finished_at = datetime.now(timezone.utc)
         participant.completion_code = (study.parameters.get("completion_code")
                                        or secrets.token_hex(4).upper())
+    outcome = _outcome(task, participant, trial, response, True, answered + 1, total)
     try:
         session.commit()
     except IntegrityError:
@@ -310,10 +377,11 @@ def submit_answer(session: Session, token: str, trial_id: str, answer: Any,
         session.expire_all()
         participant = participant_for_token(session, token)
         trial = _owned_trial(session, participant, trial_id)
-        if trial.response is None:
+        stored = _response_to(session, trial)
+        if stored is None:
             raise
-        return _outcome(task, participant, trial, trial.response, stored=False)
-    return _outcome(task, participant, trial, response, stored=True)
+        return _repeat_outcome(session, task, participant, trial, stored)
+    return outcome
 
 
 def side_mapping(item: Item, trial: TrialInstance) -> dict[str, Any]:
