@@ -57,7 +57,8 @@ def ensure_schema(url: str) -> None:
         finally:
             engine.dispose()
     elif backend == "sqlite":
-        make_engine(url).dispose()  # a clear error first, and the parent folder exists
+        # Inside the lock: the first connections switch the file to WAL mode, which fails
+        # with "database is locked" when two processes do it at the same moment.
         with _sqlite_lock(parsed.database):
             upgrade(url)
     else:
