@@ -14,7 +14,7 @@ rows, so ``--resume`` never sees half a unit.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
 
@@ -182,15 +182,3 @@ def _with_defaults(table: Table, row: dict[str, Any], now: datetime) -> dict[str
         if table.name == "skipped_images" and column not in out:
             out[column] = ""
     return out
-
-
-def iter_chunks(rows: Iterable[dict[str, Any]], size: int = 500) -> Iterable[list[dict[str, Any]]]:
-    """Split rows into lists of ``size`` (keeps statements below parameter limits)."""
-    chunk: list[dict[str, Any]] = []
-    for row in rows:
-        chunk.append(row)
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk

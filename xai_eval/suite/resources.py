@@ -11,8 +11,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from xai_eval.data.base import Dataset
 from xai_eval.errors import MissingResourceError, XaiEvalError
 from xai_eval.metrics.base import Metric
@@ -103,7 +101,3 @@ def needs_topk(metrics: list[MetricEntry], registries: Registries) -> bool:
         if {"topk_saliency", "topk_classes"} & set(requires) or entry.name == "localization_error":
             return True
     return False
-
-
-def seed_everything(seed: int) -> None:
-    torch.manual_seed(seed)
