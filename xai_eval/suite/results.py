@@ -20,7 +20,7 @@ from typing import Any
 
 from xai_eval.plugins import Registries
 from xai_eval.suite.config import SuiteConfig
-from xai_eval.suite.runner import CLASSIFICATION
+from xai_eval.suite.rows import CLASSIFICATION
 from xai_eval.suite.samples import json_scalar
 
 Key = tuple[str, str, str, str]  # (dataset, model, explainer, metric id)

@@ -13,7 +13,6 @@ per (metric, image, class), never by position in the run.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import socket
 import time
@@ -40,6 +39,7 @@ from xai_eval.suite.resources import (
     needs_topk,
     open_dataset,
 )
+from xai_eval.suite.rows import classification_rows, result_row, sample_seed
 from xai_eval.suite.samples import (
     PreparedImage,
     build_targets,
@@ -47,7 +47,6 @@ from xai_eval.suite.samples import (
     class_mask,
     fit_maps,
     is_difficult,
-    json_scalar,
     label_classes,
     prepare_image,
     sample_fields_missing,
@@ -55,8 +54,6 @@ from xai_eval.suite.samples import (
 from xai_eval.suite.schema import ensure_schema
 from xai_eval.suite.sharding import Shard, shard_from_env
 
-#: metric id of the model-level classification rows (explainer "")
-CLASSIFICATION = "classification"
 #: errors that mean "this explainer cannot work with this model at all"
 PAIR_ERRORS = (UnsupportedModelError, LayerResolutionError)
 
@@ -295,8 +292,8 @@ class SuiteRunner:
         targets, present, k = build_targets(prepared, logits, topk)
         self.timings["classify"] += time.perf_counter() - tic
         if pending.get(""):
-            rows = self._classification_rows(model_id, dataset_id, prepared, logits, present,
-                                             pending[""])
+            rows = classification_rows(self.run_id, model_id, dataset_id, prepared, logits,
+                                       present, pending[""])
             store.write_unit_rows(self.factory, self.run_id, model_id, "", dataset_id,
                                   sorted(pending[""]), rows, self.worker)
             bar.update(len(pending[""]))
@@ -357,25 +354,6 @@ class SuiteRunner:
                                       explainer=explainer_id)
         return out
 
-    def _classification_rows(self, model_id: str, dataset_id: str,
-                             prepared: list[PreparedImage], logits: torch.Tensor,
-                             present: list[tuple[int, ...]], todo: set[str]
-                             ) -> list[dict[str, Any]]:
-        k = min(5, logits.shape[1])
-        top = logits.topk(k, dim=1).indices.tolist()
-        rows = []
-        for b, image in enumerate(prepared):
-            if image.item.image_id not in todo:
-                continue
-            for class_id in label_classes(image, present[b]):
-                rows.append(self._row(model_id, "", dataset_id, CLASSIFICATION,
-                                      image.item.image_id, class_id, {
-                                          "top1_correct": top[b][0] == class_id,
-                                          "top5_correct": class_id in top[b],
-                                          "top1_class": top[b][0],
-                                      }))
-        return rows
-
     def _metric_rows(self, model_id: str, explainer_id: str, explainer: Any, loaded: Any,
                      dataset_id: str, image: PreparedImage, maps: torch.Tensor,
                      logits: torch.Tensor, topk_classes: torch.Tensor,
@@ -405,8 +383,8 @@ class SuiteRunner:
                                     f"metric {entry.id!r} needs {missing}, which dataset "
                                     f"{dataset_id!r} lacks for some images; those are not scored")
                     continue
-                torch.manual_seed(_sample_seed(self.config.seed, entry.id, sample.image_id,
-                                               class_id))
+                torch.manual_seed(sample_seed(self.config.seed, entry.id, sample.image_id,
+                                              class_id))
                 try:
                     with warnings.catch_warnings():
                         warnings.simplefilter("ignore", UserWarning)
@@ -419,17 +397,6 @@ class SuiteRunner:
                                     f"metric {entry.id!r} could not score some samples of "
                                     f"{dataset_id!r} (recorded in skipped_images): {exc}")
                     continue
-                rows.append(self._row(model_id, explainer_id, dataset_id, entry.id,
+                rows.append(result_row(self.run_id, model_id, explainer_id, dataset_id, entry.id,
                                       sample.image_id, class_id, values))
         return rows
-
-    def _row(self, model: str, explainer: str, dataset: str, metric: str, image_id: str,
-             class_id: int, values: dict[str, Any]) -> dict[str, Any]:
-        return {"run_id": self.run_id, "model": model, "explainer": explainer,
-                "dataset": dataset, "metric": metric, "image_id": image_id,
-                "class_id": int(class_id), "values": json_scalar(dict(values or {}))}
-
-
-def _sample_seed(seed: int, metric: str, image_id: str, class_id: int) -> int:
-    digest = hashlib.blake2b(f"{seed}|{metric}|{image_id}|{class_id}".encode(), digest_size=4)
-    return int.from_bytes(digest.digest(), "big")
