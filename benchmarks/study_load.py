@@ -17,6 +17,12 @@ Loopback only; participant count, think time and wall time are bounded. Example:
 
     .venv/bin/python benchmarks/study_load.py --participants 200 --backend both
     .venv/bin/python benchmarks/study_load.py --participants 200 --kill-after 10
+    .venv/bin/python benchmarks/study_load.py --cpu-only --participants 30
+
+``--cpu-only`` measures instead the CPU time one request costs the server: no HTTP server,
+no threads, the participants run one after another through Flask's test client in this
+process, so ``time.process_time()`` per request is the app's own cost (SQLite: all of it;
+PostgreSQL: the Python side, not the database server's).
 """
 
 from __future__ import annotations
@@ -285,6 +291,48 @@ def run_backend(name: str, db_url: str, args: argparse.Namespace, workdir: Path)
     return report
 
 
+def cpu_per_request(name: str, db_url: str, args: argparse.Namespace) -> dict:
+    """CPU seconds per request of whole participant sessions, in-process (no server)."""
+    from xai_eval.web.app import create_app
+
+    slug = "bench"
+    prepare_database(db_url, slug, args.images, args.trials)
+    app = create_app({"DATABASE_URL": db_url, "SECRET_KEY": secrets.token_hex(16),
+                      "WTF_CSRF_ENABLED": False, "SESSION_COOKIE_SECURE": False})
+
+    def session(number: int) -> int:
+        client = app.test_client()
+        reply = client.post(f"/api/studies/{slug}/sessions",
+                            json={"PROLIFIC_PID": f"cpu{number:05d}", "STUDY_ID": "bench",
+                                  "SESSION_ID": "cpu"})
+        if reply.status_code not in (200, 201):
+            raise RuntimeError(f"start failed: {reply.status_code} {reply.data[:200]!r}")
+        requests = 1
+        while True:
+            trial = client.get("/api/sessions/current/trial").get_json()
+            requests += 1
+            if trial["done"]:
+                return requests
+            question = trial["question"]
+            value = (question.split("“")[1].split("”")[0] if "attention check" in question
+                     else trial["options"][0]["value"])
+            reply = client.post("/api/sessions/current/answers",
+                                json={"trial_id": trial["trial_id"], "answer": value,
+                                      "rt_ms": 1000})
+            requests += 1
+            if reply.status_code != 201:
+                raise RuntimeError(f"answer failed: {reply.status_code} {reply.data[:200]!r}")
+
+    session(-1)  # warm-up: imports, caches, connection pool
+    cpu, wall = time.process_time(), time.perf_counter()
+    requests = sum(session(i) for i in range(args.participants))
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    app.extensions["xai_eval_db"].engine.dispose()
+    return {"backend": name, "requests": requests,
+            "cpu_ms_per_request": round(1000 * cpu / requests, 2),
+            "wall_ms_per_request": round(1000 * wall / requests, 2)}
+
+
 def postgres_database(admin_dsn: str) -> tuple[str, callable]:
     import psycopg
 
@@ -346,6 +394,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--down-s", type=float, default=1.0,
                         help="how long the server stays down after the kill")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--cpu-only", action="store_true",
+                        help="measure the CPU time per request in-process (Flask test client, "
+                             "participants one after another) instead of the load run")
     parser.add_argument("--json", type=Path, default=None, help="also write the reports here")
     args = parser.parse_args(argv)
     if not 1 <= args.participants <= MAX_PARTICIPANTS:
@@ -357,6 +408,20 @@ def main(argv: list[str] | None = None) -> int:
         workdir = Path(tmp)
         backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
         for backend in backends:
+            if args.cpu_only:
+                if backend == "sqlite":
+                    cpu = cpu_per_request("sqlite", f"sqlite:///{workdir / 'cpu.db'}", args)
+                else:
+                    url, drop = postgres_database(args.pg_admin_dsn)
+                    try:
+                        cpu = cpu_per_request("postgresql", url, args)
+                    finally:
+                        drop()
+                print(f"{cpu['backend']}: {cpu['requests']} requests, "
+                      f"{cpu['cpu_ms_per_request']} ms CPU / request "
+                      f"({cpu['wall_ms_per_request']} ms wall)")
+                reports.append(cpu)
+                continue
             if backend == "sqlite":
                 report = run_backend("sqlite", f"sqlite:///{workdir / 'bench.db'}", args, workdir)
             else:
@@ -371,7 +436,8 @@ def main(argv: list[str] | None = None) -> int:
                 print((workdir / f"server-{backend}.log").read_text()[-3000:], file=sys.stderr)
     if args.json:
         args.json.write_text(json.dumps(reports, indent=1))
-    bad = any(r["durability"]["lost"] or r["durability"]["duplicated"] for r in reports)
+    bad = any(r["durability"]["lost"] or r["durability"]["duplicated"]
+              for r in reports if "durability" in r)
     return 1 if bad else 0
 
 
