@@ -128,6 +128,23 @@ def _study_of(session: Session, participant: Participant) -> Study:
     return study
 
 
+def _begin_write(session: Session) -> None:
+    """On SQLite, open the transaction with ``BEGIN IMMEDIATE`` (take the write lock first).
+
+    A transaction that reads and then writes starts as a reader; if another connection
+    commits in between, SQLite cannot upgrade it and fails with "database is locked" at once,
+    without waiting for the busy timeout. Taking the write lock before the first read makes
+    writers queue on the busy timeout instead, across threads and processes alike. Nothing
+    is done on other databases, or when the session already has a transaction open (a
+    caller's pending writes are kept in it).
+    """
+    if session.get_bind().dialect.name != "sqlite":
+        return
+    connection = session.connection()
+    if not connection.connection.dbapi_connection.in_transaction:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 # --- starting -----------------------------------------------------------------------------
 @with_retry
 def start_or_resume(session: Session, study: Study, platform_ids: PlatformIds | None = None, *,
@@ -153,6 +170,7 @@ def start_or_resume(session: Session, study: Study, platform_ids: PlatformIds | 
             return StartResult(participant.id, token, True, participant.status)
     if platform_ids.preview:
         raise PreviewModeError("this is an MTurk preview: accept the HIT to start the study")
+    _begin_write(session)
     id_hash = None
     if platform_ids.main_id:
         id_hash = hash_platform_id(platform_ids.main_id, study.id_salt, id_key)
@@ -334,6 +352,7 @@ def submit_answer(session: Session, token: str, trial_id: str, answer: Any,
     all through unique indexes.
     """
     rt = _check_answer_size(answer, rt_ms)
+    _begin_write(session)
     participant = participant_for_token(session, token)
     trial = _owned_trial(session, participant, trial_id)
     study = _study_of(session, participant)
@@ -343,7 +362,9 @@ def submit_answer(session: Session, token: str, trial_id: str, answer: Any,
     if not is_current:  # answered already (a repeat, or a racing double submit)?
         existing = _response_to(session, trial)
         if existing is not None:
-            return _repeat_outcome(session, task, participant, trial, existing)
+            repeat = _repeat_outcome(session, task, participant, trial, existing)
+            session.commit()  # nothing written: end the transaction (and its write lock)
+            return repeat
     if participant.status != "started":
         raise ParticipantFinishedError("this study session is over; no more answers are taken")
     if not is_current:
