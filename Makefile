@@ -17,7 +17,10 @@ $(STAMP): pyproject.toml Makefile
 	# foolbox's wheel carries 20 labelled ImageNet photos; we only read its files.
 	$(PY) -m pip install -q --no-deps 'foolbox==3.3.4'
 	# pytorch-grad-cam is a benchmark/test-only peer; its deps minus the GUI OpenCV.
-	$(PY) -m pip install -q --no-deps 'grad-cam>=1.5' ttach opencv-python-headless scikit-learn joblib threadpoolctl
+	$(PY) -m pip install -q ttach opencv-python-headless scikit-learn
+	$(PY) -m pip install -q --no-deps 'grad-cam>=1.5'
+	# The example third-party plugin, installed the way a user installs one.
+	$(PY) -m pip install -q --no-deps -e examples/xai-eval-example-plugin
 	touch $(STAMP)
 
 setup: $(STAMP)
