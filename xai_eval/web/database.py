@@ -5,12 +5,17 @@ this module only binds an engine to the app and hands each request its own sessi
 study service commits its own transactions (and retries a locked database), so a view
 never commits by itself; teardown closes the session, which rolls back anything left.
 
-SQLite allows one writer at a time, and a transaction that reads first and writes second
-(as storing an answer does) cannot wait for the lock when another thread committed in
-between: it fails with "database is locked" at once and the service backs off and retries,
-which showed up as a long latency tail under load. :func:`write_lock` therefore serialises
-the app's own writes inside the process on SQLite (they are serialised by SQLite anyway);
-on PostgreSQL it is a no-op.
+SQLite allows one writer at a time. The study service opens its write transactions with
+``BEGIN IMMEDIATE``, so writers (threads or other processes) queue on SQLite's busy timeout
+instead of failing a read-then-write upgrade. :func:`write_lock` additionally serialises
+the app's own writes inside the process on SQLite (they are serialised by SQLite anyway):
+SQLite's busy handler polls with sleeps of up to 100 ms, a thread lock hands over at once.
+Measured with ``benchmarks/study_load.py --participants 200 --backend sqlite --think-ms
+10000 --ramp-s 20`` on a shared 2-core machine (one run each, so only indicative): without
+the lock answers had p99 30.5 ms, max 341 ms; with it p99 25.3 and 26.4 ms, max 49 and 138 ms
+(the 138 ms stall hit reads too). No errors and nothing lost either way: the lock is not
+needed for correctness, but it is cheap and trims the tail, so it stays. On PostgreSQL it is
+a no-op.
 """
 
 from __future__ import annotations
