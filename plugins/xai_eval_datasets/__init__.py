@@ -2,7 +2,8 @@
 
 ``coco`` (instances JSON via pycocotools), ``voc`` (PASCAL VOC XML + segmentation PNGs),
 ``ilsvrc`` (ImageNet validation XML + synset map), ``folder_csv`` (images + a CSV of
-boxes) and ``embedded`` (the synthetic benchmark, generated on first use, read as COCO).
+boxes) and ``embedded`` (the synthetic benchmark, generated on first use, read as COCO) and
+``imagenet_photos`` (labelled photos, classification only; default: foolbox's 20).
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ def xai_eval_register_datasets() -> list[type]:
     from xai_eval.data.coco import CocoDataset
     from xai_eval.data.embedded import EmbeddedDataset
     from xai_eval.data.folder_csv import FolderCsvDataset
+    from xai_eval.data.foolbox_photos import ImagenetPhotosDataset
     from xai_eval.data.ilsvrc import IlsvrcDataset
     from xai_eval.data.voc import VocDataset
 
-    return [CocoDataset, VocDataset, IlsvrcDataset, FolderCsvDataset, EmbeddedDataset]
+    return [CocoDataset, VocDataset, IlsvrcDataset, FolderCsvDataset, EmbeddedDataset,
+            ImagenetPhotosDataset]

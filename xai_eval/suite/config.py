@@ -138,6 +138,8 @@ class ReportSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     examples: int = Field(default=3, ge=0)
+    #: rows (images) of the explanation grid PNG written next to report.html; 0: none
+    grid: int = Field(default=0, ge=0)
 
 
 class SuiteConfig(BaseModel):
@@ -264,3 +266,8 @@ def load_suite(path: str | Path, registries: Registries | None = None) -> SuiteC
 def default_suite_path() -> Path:
     """The embedded demo suite shipped inside the package."""
     return Path(__file__).with_name("default.yaml")
+
+
+def real_suite_path() -> Path:
+    """The real-model suite shipped inside the package (``xai-eval demo --real``)."""
+    return Path(__file__).with_name("real.yaml")

@@ -20,6 +20,7 @@ import numpy as np
 from xai_eval.plugins import Registries
 from xai_eval.suite.config import SuiteConfig
 from xai_eval.suite.results import RunSummary
+from xai_eval.suite.rows import CLASSIFICATION
 from xai_eval.suite.tables import ResultTable, format_value, to_csv, to_json, to_markdown
 
 LABEL_COLUMNS = ("dataset", "model", "method")
@@ -55,7 +56,16 @@ def write_reports(out_dir: str | Path, table: ResultTable, summary: RunSummary,
             examples = example_figures(config, registries, base_dir, config.report.examples)
         except Exception as exc:  # a failed illustration must not lose the numbers
             meta["examples_error"] = f"{type(exc).__name__}: {exc}"
-    files.html.write_text(render_html(table, summary, config, examples, meta))
+    grids: list[tuple[str, Path]] = []
+    if registries is not None and config.report.grid > 0:
+        from xai_eval.suite.grid import write_grids
+
+        try:
+            grids = write_grids(out, config, registries, base_dir, config.report.grid)
+        except Exception as exc:  # a failed illustration must not lose the numbers
+            meta["grid_error"] = f"{type(exc).__name__}: {exc}"
+        files.extra.update({f"grid {title}": path for title, path in grids})
+    files.html.write_text(render_html(table, summary, config, examples, meta, grids))
     return files
 
 
@@ -220,8 +230,38 @@ def _skips_html(summary: RunSummary) -> str:
     return "".join(parts)
 
 
+def _accuracy_html(summary: RunSummary) -> str:
+    """Top-1/top-5 classification accuracy per (dataset, model), from the stored rows."""
+    rows = []
+    for (dataset, model, explainer, metric), values in sorted(summary.values.items()):
+        if explainer or metric != CLASSIFICATION or values.get("top1_accuracy") is None:
+            continue
+        rows.append(f"<tr><td>{html.escape(dataset)}</td><td>{html.escape(model)}</td>"
+                    f'<td class="num">{values["top1_accuracy"]:.1f}</td>'
+                    f'<td class="num">{values["top5_accuracy"]:.1f}</td>'
+                    f'<td class="num">{summary.counts.get((dataset, model, "", metric), 0)}</td>'
+                    "</tr>")
+    if not rows:
+        return '<p class="muted">No labelled images.</p>'
+    return ("<table><tr><th>dataset</th><th>model</th><th>top-1 acc %</th><th>top-5 acc %</th>"
+            f"<th>labels scored</th></tr>{''.join(rows)}</table>")
+
+
+def _grids_html(grids: list[tuple[str, Path]], meta: dict[str, Any]) -> str:
+    parts = [f'<h3>{html.escape(title)}</h3><p><a href="{html.escape(path.name)}">'
+             f'<img alt="explanation grid: {html.escape(title)}" src="{html.escape(path.name)}" '
+             'style="max-width:100%"></a></p>' for title, path in grids]
+    if meta.get("grid_error"):
+        parts.append(f'<p class="muted">Grid failed: {html.escape(meta["grid_error"])}</p>')
+    if not parts:
+        return ""
+    return ("<h2>Explanations</h2><p>Rows: images; columns: every explainer, each explaining "
+            "the predicted class (files next to this report).</p>" + "".join(parts))
+
+
 def render_html(table: ResultTable, summary: RunSummary, config: SuiteConfig,
-                examples: list[tuple[str, str]], meta: dict[str, Any]) -> str:
+                examples: list[tuple[str, str]], meta: dict[str, Any],
+                grids: list[tuple[str, Path]] | None = None) -> str:
     charts = "".join(f'<img alt="{html.escape(c)}" src="data:image/png;base64,{b}">'
                      for c, b in bar_charts(table))
     example_html = "".join(
@@ -244,6 +284,8 @@ database {html.escape(str(meta.get("database", "")))}</p>
 (top-1/top-5, %) per model and method, then the suite's other metrics. Lower is better for
 errors and deletion AUC; higher for the rest.</p>
 {_html_table(table)}
+<h2>Classification accuracy</h2>{_accuracy_html(summary)}
+{_grids_html(grids or [], meta)}
 <h2>Skipped</h2>{_skips_html(summary)}
 <h2>Charts</h2><div class="charts">{charts}</div>
 <h2>Examples</h2>{example_html}

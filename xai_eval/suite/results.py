@@ -60,12 +60,18 @@ def mean_values(records: list[dict[str, Any]]) -> dict[str, float | None]:
 
 
 def classification_summary(records: list[dict[str, Any]]) -> dict[str, float | None]:
-    """Top-1 / top-5 classification error in percent (the Grad-CAM table's first columns)."""
+    """Top-1 / top-5 classification error and accuracy in percent, and the image count.
+
+    The error is what the Grad-CAM table shows; the accuracy is the same number read the
+    other way, reported for datasets that are only about classification.
+    """
     means = mean_values(records)
     out: dict[str, float | None] = {}
     for k in ("top1", "top5"):
         accuracy = means.get(f"{k}_correct")
         out[f"{k}_error"] = None if accuracy is None else 100.0 * (1.0 - accuracy)
+        out[f"{k}_accuracy"] = None if accuracy is None else 100.0 * accuracy
+    out["n"] = len(records)
     return out
 
 

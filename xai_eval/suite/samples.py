@@ -58,6 +58,18 @@ def prepare_image(index: int, item: DatasetItem, loaded: LoadedModel,
                          label)
 
 
+def gt_classes(prepared: PreparedImage) -> tuple[int, ...]:
+    """The annotated classes, or the image label alone for a classification-only dataset.
+
+    A dataset without boxes (e.g. ``imagenet_photos``) still has a ground-truth class: it
+    is what classification accuracy is scored against and what the label metrics explain.
+    """
+    present = prepared.item.classes_present()
+    if not present and prepared.label is not None:
+        return (int(prepared.label),)
+    return present
+
+
 def label_classes(prepared: PreparedImage, present: tuple[int, ...]) -> tuple[int, ...]:
     """The image label as a 1-tuple when known and annotated, else every class present."""
     if prepared.label is not None and prepared.label in present:
@@ -125,7 +137,7 @@ def build_targets(prepared: list[PreparedImage], logits: torch.Tensor, topk: int
     """
     k = min(topk, logits.shape[1]) if topk else 0
     top = logits.topk(k, dim=1).indices if k else logits.new_zeros((len(prepared), 0)).long()
-    present = [p.item.classes_present() for p in prepared]
+    present = [gt_classes(p) for p in prepared]
     width = max((len(c) for c in present), default=0) or 1
     rows = []
     for row_top, classes in zip(top.tolist(), present, strict=True):
