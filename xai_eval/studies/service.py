@@ -115,11 +115,14 @@ def participant_for_token(session: Session, token: str | None) -> Participant:
     if not token or not isinstance(token, str) or len(token) > MAX_ID_CHARS:
         raise InvalidTokenError("missing or malformed participant token; start the study again "
                                 "from its link")
-    participant = session.scalar(
-        select(Participant).where(Participant.token_hash == hash_token(token)))
-    if participant is None:
+    # the study comes in the same round trip: it lands in the session's identity map, so
+    # the ``session.get(Study, ...)`` that every request does next costs no query
+    row = session.execute(
+        select(Participant, Study).join(Study, Study.id == Participant.study_id)
+        .where(Participant.token_hash == hash_token(token))).first()
+    if row is None:
         raise InvalidTokenError("unknown participant token; start the study again from its link")
-    return participant
+    return row[0]
 
 
 def _study_of(session: Session, participant: Participant) -> Study:
