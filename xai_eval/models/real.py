@@ -120,6 +120,13 @@ def lite0_preprocess(image: Any) -> torch.Tensor:
     return ((pixels - 127.0) / 128.0).permute(2, 0, 1).contiguous()
 
 
+# The geometry above, in the attributes torchvision's preset transforms carry, so overlays
+# (xai_eval.explain.overlay.model_view) draw maps over exactly the crop the model saw.
+lite0_preprocess.resize_size = [256]  # type: ignore[attr-defined]
+lite0_preprocess.crop_size = [224]  # type: ignore[attr-defined]
+lite0_preprocess.interpolation = 2  # type: ignore[attr-defined]  # PIL.Image.BILINEAR
+
+
 def load_efficientnet_lite0(device: str | torch.device = "cpu") -> LoadedModel:
     """EfficientNet-Lite0 with its real ImageNet weights, in eval mode, ready to explain."""
     path = efficientnet_lite0_weights_path()
