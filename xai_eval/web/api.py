@@ -19,8 +19,8 @@ from xai_eval.studies import service
 from xai_eval.studies.errors import InvalidAnswerError
 from xai_eval.web import participant_session
 from xai_eval.web.database import get_session, write_lock
+from xai_eval.web.enrolment import enrol
 from xai_eval.web.platforms import PlatformParameterError, parse_visit
-from xai_eval.web.study_errors import id_key, study_platform_ids
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 #: Keys an answer body may contain; anything else is a client bug, refused loudly.
@@ -60,15 +60,7 @@ def create_session(slug: str) -> tuple[Response, int]:
         visit = parse_visit(params)
     except PlatformParameterError as exc:
         abort(400, description=str(exc))
-    db = get_session()
-    study = service.get_study(db, slug)
-    with write_lock():
-        started = service.start_or_resume(db, study, study_platform_ids(visit),
-                                          token=participant_session.token_for(slug),
-                                          id_key=id_key())
-    extra = ({"assignmentId": visit.ids.get("assignmentId", ""),
-              "submit_url": visit.mturk_submit_url or ""} if visit.platform == "mturk" else {})
-    participant_session.remember(slug, started.token, extra)
+    started = enrol(slug, visit, clear_extras=True)
     status = 200 if started.resumed else 201
     return jsonify(resumed=started.resumed, status=started.status,
                    next="/api/sessions/current/trial"), status

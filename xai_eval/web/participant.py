@@ -19,9 +19,9 @@ from xai_eval.db.studies import Study
 from xai_eval.studies import service
 from xai_eval.studies.errors import InvalidTokenError
 from xai_eval.web import participant_session
-from xai_eval.web.database import get_session, write_lock
+from xai_eval.web.database import get_session
+from xai_eval.web.enrolment import enrol
 from xai_eval.web.platforms import PlatformParameterError, parse_visit
-from xai_eval.web.study_errors import id_key, study_platform_ids
 
 bp = Blueprint("participant", __name__)
 
@@ -94,15 +94,7 @@ def start(slug: str) -> Response:
         visit = parse_visit(request.form)
     except PlatformParameterError as exc:
         abort(400, description=str(exc))
-    db = get_session()
-    study = service.get_study(db, slug)
-    with write_lock():
-        started = service.start_or_resume(db, study, study_platform_ids(visit),
-                                          token=participant_session.token_for(slug),
-                                          id_key=id_key())
-    extra = ({"assignmentId": visit.ids.get("assignmentId", ""),
-              "submit_url": visit.mturk_submit_url or ""} if visit.platform == "mturk" else None)
-    participant_session.remember(slug, started.token, extra)
+    enrol(slug, visit, clear_extras=False)
     return redirect(url_for("participant.run", slug=slug))
 
 
