@@ -187,7 +187,7 @@ def start_server(db_url: str, port: int, threads: int, secret: str, log: Path) -
 
 def prepare_database(db_url: str, slug: str, images: int, trials: int) -> None:
     from xai_eval.db.base import make_engine, session_factory, upgrade
-    from xai_eval.web.sample_study import create_sample_study
+    from xai_eval.testing import create_sample_study
 
     upgrade(db_url)
     engine = make_engine(db_url)

@@ -5,16 +5,16 @@ from __future__ import annotations
 import pytest
 from scipy import stats
 
-from xai_eval.studies import service
+from xai_eval.studies import participant_service as service
 from xai_eval.studies.analysis import study_statistics
-from xai_eval.studies.platform import PlatformIds
+from xai_eval.studies.platform import PlatformVisit
 from xai_eval.studies.statistics import accuracy_summary
 
 
 def _take(factory, slug, right_on, rt=1500):
     """A participant who is right exactly on the conditions in ``right_on``."""
     with factory() as s:
-        started = service.start_or_resume(s, service.get_study(s, slug), PlatformIds())
+        started = service.start_or_resume(s, service.get_study(s, slug), PlatformVisit())
     while True:
         with factory() as s:
             view = service.next_trial(s, started.token)
@@ -58,7 +58,7 @@ def test_trust_statistics_use_recoded_ratings(db_url, build_fake):
     for _ in range(5):
         with factory() as s:
             started = service.start_or_resume(s, service.get_study(s, "test_trust"),
-                                              PlatformIds())
+                                              PlatformVisit())
         while True:
             with factory() as s:
                 view = service.next_trial(s, started.token)

@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import select
 
 from xai_eval.db.studies import Item, TrialInstance
-from xai_eval.studies import service
+from xai_eval.studies import participant_service as service
 from xai_eval.studies.assignment import build_sequence, choose_balanced, counterbalance_flip
-from xai_eval.studies.platform import PlatformIds
+from xai_eval.studies.platform import PlatformVisit
 
 
 @pytest.mark.parametrize("seed", range(20))
@@ -67,7 +67,7 @@ def test_counterbalance_alternates():
 def _start_many(factory, slug, n, workers=1):
     def one(_):
         with factory() as s:
-            return service.start_or_resume(s, service.get_study(s, slug), PlatformIds())
+            return service.start_or_resume(s, service.get_study(s, slug), PlatformVisit())
 
     with ThreadPoolExecutor(workers) as pool:
         return list(pool.map(one, range(n)))

@@ -227,12 +227,12 @@ def test_cli_results_and_export(study_db, db_url, tmp_path):
     import json
 
     from xai_eval.cli import main
-    from xai_eval.studies import service
-    from xai_eval.studies.platform import PlatformIds
+    from xai_eval.studies import participant_service as service
+    from xai_eval.studies.platform import PlatformVisit
 
     factory, slug = study_db
     with factory() as s:
-        started = service.start_or_resume(s, service.get_study(s, slug), PlatformIds())
+        started = service.start_or_resume(s, service.get_study(s, slug), PlatformVisit())
     while True:
         with factory() as s:
             view = service.next_trial(s, started.token)

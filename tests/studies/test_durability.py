@@ -14,14 +14,15 @@ from sqlalchemy.pool import StaticPool
 
 from xai_eval.db.base import make_engine, session_factory
 from xai_eval.db.studies import Participant, Response
-from xai_eval.studies import retry, service
+from xai_eval.studies import participant_service as service
+from xai_eval.studies import transactions
 from xai_eval.studies.errors import DatabaseBusyError
-from xai_eval.studies.platform import PlatformIds
+from xai_eval.studies.platform import PlatformVisit
 
 
 def _start(factory, slug):
     with factory() as s:
-        return service.start_or_resume(s, service.get_study(s, slug), PlatformIds())
+        return service.start_or_resume(s, service.get_study(s, slug), PlatformVisit())
 
 
 def _answer_until_last(factory, token):
@@ -53,13 +54,13 @@ def _drop_after_flush(session, times):
 
 
 def test_dropped_connection_mid_submit_leaves_nothing(study_db, monkeypatch):
-    monkeypatch.setattr(retry, "BASE_DELAY_S", 0.001)
+    monkeypatch.setattr(transactions, "BASE_DELAY_S", 0.001)
     factory, slug = study_db
     started = _start(factory, slug)
     last = _answer_until_last(factory, started.token)
     before = _responses(factory)
     with factory() as s:
-        _drop_after_flush(s, times=retry.ATTEMPTS)
+        _drop_after_flush(s, times=transactions.ATTEMPTS)
         with pytest.raises(DatabaseBusyError, match="nothing was saved"):
             service.submit_answer(s, started.token, last.trial_id, last.options[0].value, 700)
     # neither the answer nor the completion (status, code) was written
@@ -76,7 +77,7 @@ def test_dropped_connection_mid_submit_leaves_nothing(study_db, monkeypatch):
 
 
 def test_transient_failure_is_retried_once_and_stored_once(study_db, monkeypatch):
-    monkeypatch.setattr(retry, "BASE_DELAY_S", 0.001)
+    monkeypatch.setattr(transactions, "BASE_DELAY_S", 0.001)
     factory, slug = study_db
     started = _start(factory, slug)
     with factory() as s:
@@ -89,7 +90,7 @@ def test_transient_failure_is_retried_once_and_stored_once(study_db, monkeypatch
 
 def test_real_connection_kill_on_postgresql(pg_url, build_fake, monkeypatch):
     """pg_terminate_backend between the INSERT and the COMMIT: retried, one row."""
-    monkeypatch.setattr(retry, "BASE_DELAY_S", 0.001)
+    monkeypatch.setattr(transactions, "BASE_DELAY_S", 0.001)
     build_fake(pg_url)
     engine = make_engine(pg_url)
     factory = session_factory(engine)
@@ -120,7 +121,7 @@ def test_real_connection_kill_on_postgresql(pg_url, build_fake, monkeypatch):
 def test_locked_sqlite_is_waited_for_and_retried(sqlite_url, build_fake, monkeypatch):
     """A writer holds the SQLite lock; our connection's busy timeout is tiny, so the first
     attempts fail with a real 'database is locked' and the retry stores the answer."""
-    monkeypatch.setattr(retry, "BASE_DELAY_S", 0.1)
+    monkeypatch.setattr(transactions, "BASE_DELAY_S", 0.1)
     build_fake(sqlite_url)
     engine = make_engine(sqlite_url, poolclass=StaticPool)
     with engine.connect() as conn:
@@ -167,7 +168,7 @@ def test_locked_sqlite_is_waited_for_and_retried(sqlite_url, build_fake, monkeyp
 
 
 def test_lock_that_never_clears_gives_a_clear_error(study_db, monkeypatch):
-    monkeypatch.setattr(retry, "BASE_DELAY_S", 0.001)
+    monkeypatch.setattr(transactions, "BASE_DELAY_S", 0.001)
     factory, slug = study_db
     started = _start(factory, slug)
     with factory() as s:

@@ -13,8 +13,8 @@ import yaml
 from click.testing import CliRunner
 
 from xai_eval.db.base import make_engine, session_factory
-from xai_eval.studies import service
-from xai_eval.studies.platform import PlatformIds
+from xai_eval.studies import participant_service as service
+from xai_eval.studies.platform import PlatformVisit
 
 pytestmark = pytest.mark.slow
 STUDIES = Path(__file__).parents[2] / "studies"
@@ -37,7 +37,7 @@ def test_build_and_take_the_shipped_study(name, tmp_path, db_url, embedded_bench
     engine = make_engine(db_url)
     try:
         with session_factory(engine)() as s:
-            started = service.start_or_resume(s, service.get_study(s, name), PlatformIds())
+            started = service.start_or_resume(s, service.get_study(s, name), PlatformVisit())
             view = service.next_trial(s, started.token)
             position = view.stimuli[0].position
             picture = service.trial_stimulus(s, started.token, view.trial_id, position)

@@ -6,15 +6,16 @@ import pytest
 from sqlalchemy import select
 
 from xai_eval.db.studies import AdminUser, AuditLog
-from xai_eval.studies import service
+from xai_eval.studies import admin_service
+from xai_eval.studies import participant_service as service
+from xai_eval.studies.admin_service import EXPORT_COLUMNS
 from xai_eval.studies.errors import StudyError
-from xai_eval.studies.monitoring import EXPORT_COLUMNS
-from xai_eval.studies.platform import PlatformIds
+from xai_eval.studies.platform import PlatformVisit, parse_visit
 
 
 def _participant(factory, slug, rt, attentive=True):
     with factory() as s:
-        started = service.start_or_resume(s, service.get_study(s, slug), PlatformIds())
+        started = service.start_or_resume(s, service.get_study(s, slug), PlatformVisit())
     while True:
         with factory() as s:
             view = service.next_trial(s, started.token)
@@ -36,14 +37,14 @@ def test_progress_and_exclusions(study_db):
     careless = _participant(factory, slug, rt=1500, attentive=False)
     with factory() as s:
         study = service.get_study(s, slug)
-        service.start_or_resume(s, study, PlatformIds())  # one still running
-        progress = service.progress(s, study)
+        service.start_or_resume(s, study, PlatformVisit())  # one still running
+        progress = admin_service.progress(s, study)
         assert progress.participants == {"completed": 3, "started": 1}
         assert progress.responses == 18 and progress.main_items == 10
         assert progress.ratings_per_item_max - progress.ratings_per_item_min <= 1
-        rules = service.ExclusionRules.from_study(study)
+        rules = admin_service.ExclusionRules.from_study(study)
         assert "attention" in rules.describe() and "500 ms" in rules.describe()
-        result = {e.participant_id: e for e in service.exclusions(s, study, rules)}
+        result = {e.participant_id: e for e in admin_service.exclusions(s, study, rules)}
     assert set(result) == {good.participant_id, fast.participant_id, careless.participant_id}
     assert not result[good.participant_id].excluded
     assert result[fast.participant_id].reasons == ["median response time 100 ms < 500 ms"]
@@ -54,11 +55,12 @@ def test_export_is_audited_and_has_no_platform_ids(study_db):
     factory, slug = study_db
     with factory() as s:
         study = service.get_study(s, slug)
-        service.start_or_resume(s, study, PlatformIds.from_query({"PROLIFIC_PID": "PID123"}))
+        service.start_or_resume(s, study, parse_visit({"PROLIFIC_PID": "PID123"}),
+                                id_key=b"test-id-key")
     _participant(factory, slug, rt=1200)
     with factory() as s:
         study = service.get_study(s, slug)
-        rows = service.export_responses(s, study, "alice", "csv")
+        rows = admin_service.export_responses(s, study, "alice", "csv")
         assert rows and set(rows[0]) == set(EXPORT_COLUMNS)
         assert "PID123" not in str(rows)
         audit = s.scalars(select(AuditLog).where(AuditLog.action == "export")).one()
@@ -69,9 +71,9 @@ def test_status_changes_are_audited_and_validated(study_db):
     factory, slug = study_db
     with factory() as s:
         study = service.get_study(s, slug)
-        service.set_study_status(s, study, "paused", "bob")
+        admin_service.set_study_status(s, study, "paused", "bob")
         with pytest.raises(StudyError, match="unknown study status"):
-            service.set_study_status(s, study, "deleted", "bob")
+            admin_service.set_study_status(s, study, "deleted", "bob")
         row = s.scalars(select(AuditLog).where(AuditLog.action == "study_status")).one()
         assert row.details == {"from": "open", "to": "paused"} and row.actor == "bob"
 
@@ -79,14 +81,14 @@ def test_status_changes_are_audited_and_validated(study_db):
 def test_admin_accounts(study_db):
     factory, _ = study_db
     with factory() as s:
-        user = service.create_admin(s, "admin", "correct horse")
+        user = admin_service.create_admin(s, "admin", "correct horse")
         assert "correct horse" not in user.password_hash
-        assert service.authenticate_admin(s, "admin", "correct horse") is not None
-        assert service.authenticate_admin(s, "admin", "wrong") is None
-        assert service.authenticate_admin(s, "nobody", "x") is None
+        assert admin_service.authenticate_admin(s, "admin", "correct horse") is not None
+        assert admin_service.authenticate_admin(s, "admin", "wrong") is None
+        assert admin_service.authenticate_admin(s, "nobody", "x") is None
         with pytest.raises(StudyError, match="at least 8"):
-            service.create_admin(s, "short", "abc")
-        service.create_admin(s, "admin", "another password")  # reset
+            admin_service.create_admin(s, "short", "abc")
+        admin_service.create_admin(s, "admin", "another password")  # reset
         assert len(s.scalars(select(AdminUser)).all()) == 1
         actions = [a.action for a in s.scalars(select(AuditLog).order_by(AuditLog.id))]
     assert actions[-5:] == ["admin_create", "admin_login", "admin_login_failed",

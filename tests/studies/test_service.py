@@ -8,7 +8,8 @@ import pytest
 from sqlalchemy import func, select
 
 from xai_eval.db.studies import Participant, Response, TrialInstance
-from xai_eval.studies import service
+from xai_eval.studies import admin_service
+from xai_eval.studies import participant_service as service
 from xai_eval.studies.errors import (
     AlreadyCompletedError,
     ForeignTrialError,
@@ -19,16 +20,18 @@ from xai_eval.studies.errors import (
     TrialOrderError,
     UnknownTrialError,
 )
-from xai_eval.studies.platform import PlatformIds
+from xai_eval.studies.platform import parse_visit
 
 PROLIFIC = {"PROLIFIC_PID": "5f1a2b3c4d", "STUDY_ID": "s1", "SESSION_ID": "x9"}
+#: The server's platform-id key in these tests (the app passes platform_id_key(config)).
+ID_KEY = b"test-id-key"
 
 
 def _start(factory, slug, query=None, token=None):
     with factory() as s:
         study = service.get_study(s, slug)
-        return service.start_or_resume(s, study, PlatformIds.from_query(query or {}),
-                                       token=token)
+        return service.start_or_resume(s, study, parse_visit(query or {}), token=token,
+                                       id_key=ID_KEY)
 
 
 def _next(factory, token):
@@ -156,7 +159,7 @@ def test_mturk_preview_and_closed_study(study_db):
     with pytest.raises(PreviewModeError):
         _start(factory, slug, {"assignmentId": "ASSIGNMENT_ID_NOT_AVAILABLE", "hitId": "h"})
     with factory() as s:
-        service.set_study_status(s, service.get_study(s, slug), "closed", "tester")
+        admin_service.set_study_status(s, service.get_study(s, slug), "closed", "tester")
     with pytest.raises(StudyClosedError):
         _start(factory, slug)
 

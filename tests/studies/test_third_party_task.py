@@ -8,9 +8,9 @@ import pytest
 
 from xai_eval.db.base import make_engine, session_factory
 from xai_eval.plugins import reload_default_registries
-from xai_eval.studies import service
+from xai_eval.studies import participant_service as service
 from xai_eval.studies.build import build_study
-from xai_eval.studies.platform import PlatformIds
+from xai_eval.studies.platform import PlatformVisit
 
 from .conftest import write_definition
 
@@ -82,7 +82,7 @@ def test_third_party_task_end_to_end(yes_no_plugin, sqlite_url, fake_dataset, fa
     assert report.counts == {"main": 12, "attention": 4}
     engine = make_engine(sqlite_url)
     with session_factory(engine)() as s:
-        started = service.start_or_resume(s, service.get_study(s, "test_yes_no"), PlatformIds())
+        started = service.start_or_resume(s, service.get_study(s, "test_yes_no"), PlatformVisit())
         view = service.next_trial(s, started.token)
         assert view.question.startswith("Does the picture show a")
         assert "correct" not in str(view.as_dict())

@@ -9,8 +9,8 @@ from sqlalchemy import select
 
 from xai_eval.db.base import make_engine, session_factory
 from xai_eval.db.studies import Response, TrialInstance
-from xai_eval.studies import service
-from xai_eval.studies.platform import PlatformIds
+from xai_eval.studies import participant_service as service
+from xai_eval.studies.platform import PlatformVisit
 
 
 @pytest.fixture
@@ -23,7 +23,7 @@ def trust_db(db_url, build_fake):
 
 def _run(factory, rating):
     with factory() as s:
-        started = service.start_or_resume(s, service.get_study(s, "test_trust"), PlatformIds())
+        started = service.start_or_resume(s, service.get_study(s, "test_trust"), PlatformVisit())
     while True:
         with factory() as s:
             view = service.next_trial(s, started.token)
@@ -67,6 +67,6 @@ def test_model_1_is_the_stronger_model_half_the_time(trust_db):
 
 def test_trust_trial_reveals_no_model_names(trust_db):
     with trust_db() as s:
-        started = service.start_or_resume(s, service.get_study(s, "test_trust"), PlatformIds())
+        started = service.start_or_resume(s, service.get_study(s, "test_trust"), PlatformVisit())
         text = str(service.next_trial(s, started.token).as_dict())
     assert "strong" not in text and "weak" not in text and "guided" not in text

@@ -15,8 +15,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from xai_eval.db.base import make_engine, session_factory, upgrade
+from xai_eval.testing import create_sample_study
 from xai_eval.web.app import create_app
-from xai_eval.web.sample_study import create_sample_study
 
 ADMIN_USER = "researcher"
 ADMIN_PASSWORD = "correct horse battery"
@@ -28,7 +28,7 @@ def migrated(db_url: str, **study_options: Any) -> None:
     try:
         with session_factory(engine)() as session:
             create_sample_study(session, **study_options)
-            from xai_eval.studies.service import create_admin
+            from xai_eval.studies.admin_service import create_admin
 
             create_admin(session, ADMIN_USER, ADMIN_PASSWORD)
     finally:

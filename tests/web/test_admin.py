@@ -116,7 +116,7 @@ def test_unknown_study_and_export_kind(admin):
 
 
 def test_too_fast_participants_are_excluded(app, admin, db_url):
-    from xai_eval.web.sample_study import create_sample_study
+    from xai_eval.testing import create_sample_study
 
     engine = make_engine(db_url)
     with session_factory(engine)() as session:

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from xai_eval.db.base import make_engine, session_factory
-from xai_eval.web.sample_study import create_sample_study
+from xai_eval.testing import create_sample_study
 
 PROLIFIC_RETURN = "https://app.prolific.com/submissions/complete?cc={code}"
 

@@ -131,9 +131,9 @@ def test_malformed_platform_ids_are_refused(app):
 
 
 def test_secret_key_is_created_once_and_kept(tmp_path):
-    from xai_eval.web.app import _persistent_secret
+    from xai_eval.web.app import persistent_secret
 
-    first = _persistent_secret(tmp_path / "instance")
+    first = persistent_secret(tmp_path / "instance")
     assert len(first) == 64
-    assert _persistent_secret(tmp_path / "instance") == first
+    assert persistent_secret(tmp_path / "instance") == first
     assert oct((tmp_path / "instance" / "secret_key").stat().st_mode & 0o777) == "0o600"

@@ -23,6 +23,9 @@ from sqlalchemy.orm import Session
 
 from xai_eval.db.studies import Item, Response, Study, TrialInstance
 from xai_eval.studies import statistics as st
+from xai_eval.studies.catalog import task_for
+from xai_eval.studies.monitoring import ParticipantExclusion
+from xai_eval.studies.monitoring import exclusions as compute_exclusions
 
 
 @dataclass
@@ -73,12 +76,10 @@ def analysable_answers(session: Session, study: Study, included: set[int]
     return [tuple(r) for r in rows]  # type: ignore[misc]
 
 
-def study_statistics(session: Session, study: Study, exclusions: list[Any] | None = None,
+def study_statistics(session: Session, study: Study,
+                     exclusions: list[ParticipantExclusion] | None = None,
                      seed: int = 0) -> StudyStatistics:
     """Compute the results of ``study`` (``exclusions`` from monitoring, computed if None)."""
-    from xai_eval.studies.monitoring import exclusions as compute_exclusions
-    from xai_eval.studies.service import task_for
-
     task = task_for(study)
     exclusions = compute_exclusions(session, study) if exclusions is None else exclusions
     included = {e.participant_id for e in exclusions if not e.excluded}
@@ -106,3 +107,14 @@ def study_statistics(session: Session, study: Study, exclusions: list[Any] | Non
                                                            people[condition]))
     result.comparisons = st.compare_conditions(per_participant)
     return result
+
+
+def study_seed(study: Study) -> int:
+    """The study's seed, so the bootstrap CIs on the admin page and in exports agree."""
+    return int(study.parameters.get("seed", 0) or 0)
+
+
+def study_results(session: Session, study: Study,
+                  exclusions: list[ParticipantExclusion] | None = None) -> StudyStatistics:
+    """:func:`study_statistics` with the study's own seed (what the admin area shows)."""
+    return study_statistics(session, study, exclusions, seed=study_seed(study))

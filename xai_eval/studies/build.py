@@ -24,9 +24,9 @@ from sqlalchemy import func, select
 
 from xai_eval.db.base import make_engine, session_factory, session_scope, upgrade
 from xai_eval.db.studies import Item, Participant, Stimulus, Study
+from xai_eval.studies.audit import record_audit
 from xai_eval.studies.definition import EMBEDDED, StudyDefinition, load_definition, task_class
 from xai_eval.studies.errors import StudyDefinitionError
-from xai_eval.studies.monitoring import record_audit
 from xai_eval.studies.render import content_hash, png_bytes, render_explanation
 from xai_eval.studies.tasks import ItemPlan, StimulusRequest
 

@@ -82,7 +82,7 @@ def check_command(file: Path) -> None:
 def list_command(db_url: str | None) -> None:
     """List the built studies with their status and live progress."""
     from xai_eval.db.base import make_engine, session_factory
-    from xai_eval.studies.service import list_studies, progress
+    from xai_eval.studies.admin_service import list_studies, progress
 
     try:
         engine = make_engine(db_url)
@@ -110,7 +110,7 @@ def _open_study(db_url: str | None, slug: str):  # -> (engine, session, study)
     from sqlalchemy import inspect
 
     from xai_eval.db.base import make_engine, session_factory
-    from xai_eval.studies.service import get_study
+    from xai_eval.studies.admin_service import get_study
 
     try:
         engine = make_engine(db_url)
@@ -188,7 +188,7 @@ def export_command(slug: str, db_url: str | None, out: Path) -> None:
     import csv
     import json
 
-    from xai_eval.studies.monitoring import EXPORT_COLUMNS, export_responses
+    from xai_eval.studies.admin_service import EXPORT_COLUMNS, export_responses
 
     engine, session, study = _open_study(db_url, slug)
     try:

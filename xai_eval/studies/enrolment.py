@@ -1,4 +1,16 @@
-"""Creating a participant: lock the study, pick balanced items, write the whole sequence.
+"""Starting or resuming a participant: the participant service's one place for enrolment.
+
+Who may start, who resumes, and how a new participant's trials are chosen are decided here
+and nowhere else (the pages and the API both call :func:`start_or_resume`):
+
+1. a **token** this browser already holds for this study resumes that participant as is;
+2. an MTurk **preview** starts nothing (:class:`PreviewModeError`);
+3. a **platform id** (Prolific PID / MTurk workerId) seen before on this study resumes that
+   participant with a fresh token, unless they completed or were excluded
+   (:class:`AlreadyCompletedError`: a person takes a study once). The id is looked up by
+   its keyed hash (:mod:`xai_eval.studies.platform`);
+4. otherwise a **new participant** is written with the whole trial sequence, if the study
+   is open (:class:`StudyClosedError`).
 
 Writing every :class:`~xai_eval.db.studies.TrialInstance` up front (rather than choosing the
 next trial on the fly) is what makes resume exact: the sequence, the placements and the
@@ -13,18 +25,89 @@ from collections import Counter
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import and_, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from xai_eval.db.studies import Item, Participant, Study, TrialInstance
 from xai_eval.studies.assignment import build_sequence, choose_balanced, counterbalance_flip
+from xai_eval.studies.catalog import task_for
+from xai_eval.studies.errors import (
+    AlreadyCompletedError,
+    InvalidTokenError,
+    PreviewModeError,
+    StudyClosedError,
+)
+from xai_eval.studies.platform import PlatformVisit, hash_platform_id
 from xai_eval.studies.tasks import StudyTask
+from xai_eval.studies.tokens import hash_token, new_token, participant_for_token
+from xai_eval.studies.transactions import begin_write, with_retry
+from xai_eval.studies.views import StartResult
 
 #: default minutes after which an unfinished participant's items are given to others
 ABANDON_AFTER_MINUTES = 120
 
 
-def enrol(session: Session, study: Study, task: StudyTask, token_hash: str, platform: str,
-          id_hash: str | None, stored_ids: dict[str, str]) -> Participant:
+@with_retry
+def start_or_resume(session: Session, study: Study, visit: PlatformVisit | None = None, *,
+                    token: str | None = None, id_key: bytes | None = None) -> StartResult:
+    """Start a participant on ``study``, or resume the one these credentials belong to
+    (the rules are in this module's docstring). Commits before returning.
+
+    ``id_key`` is the server's platform-id key
+    (:func:`~xai_eval.studies.platform.platform_id_key`); it is required when ``visit``
+    carries platform ids.
+    """
+    visit = visit or PlatformVisit()
+    if token:
+        try:
+            participant = participant_for_token(session, token)
+        except InvalidTokenError:
+            participant = None
+        if participant is not None and participant.study_id == study.id:
+            return StartResult(participant.id, token, True, participant.status)
+    if visit.is_preview:
+        raise PreviewModeError("this is an MTurk preview: accept the HIT to start the study")
+    if visit.ids and id_key is None:
+        raise TypeError("start_or_resume needs id_key to hash the visit's platform ids; pass "
+                        "platform_id_key(config) of the server's configuration")
+    begin_write(session)
+    id_hash = None
+    if visit.main_id:
+        assert id_key is not None
+        id_hash = hash_platform_id(visit.main_id, study.id_salt, id_key)
+        existing = session.scalar(select(Participant).where(
+            Participant.study_id == study.id, Participant.platform_id_hash == id_hash))
+        if existing is not None:
+            if existing.status != "started":
+                raise AlreadyCompletedError(
+                    "you have already taken part in this study; it can be taken only once")
+            fresh = new_token()
+            existing.token_hash = hash_token(fresh)
+            session.commit()
+            return StartResult(existing.id, fresh, True, existing.status)
+    if study.status != "open":
+        raise StudyClosedError(f"study {study.slug!r} is {study.status} and accepts no new "
+                               "participants")
+    fresh = new_token()
+    stored_ids = (visit.stored(study.id_salt, id_key,
+                              plain=study.parameters.get("store_platform_ids") == "plain")
+                  if id_key is not None else {})
+    try:
+        participant = _write_participant(session, study, task_for(study), hash_token(fresh),
+                                         visit.platform, id_hash, stored_ids)
+        session.commit()
+    except IntegrityError:
+        # the same platform id started concurrently: resume that participant instead
+        session.rollback()
+        if id_hash is None:
+            raise
+        return start_or_resume.__wrapped__(session, study, visit, id_key=id_key)
+    return StartResult(participant.id, fresh, False, participant.status)
+
+
+def _write_participant(session: Session, study: Study, task: StudyTask, token_hash: str,
+                       platform: str, id_hash: str | None,
+                       stored_ids: dict[str, str]) -> Participant:
     """Add a participant with a balanced, shuffled, counterbalanced sequence (not committed).
 
     The study row is write-locked first (a no-op UPDATE), so concurrent enrolments are

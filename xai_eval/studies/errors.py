@@ -1,13 +1,24 @@
-"""Errors of the study service; the web layer maps each to one HTTP status (see ``status``).
+"""Errors of the study services; the web layer maps each to one HTTP status (see ``status``).
 
 Every message says what was wrong and what to do; none contains an answer key, a token or
 a stack trace, so the web layer may show ``str(error)`` to a participant.
+
+This module is the bottom of the studies package: it imports nothing of xai-eval but the
+root error class, so every other module (task plugins included) may import it.
 """
 
 from __future__ import annotations
 
 from xai_eval.errors import XaiEvalError
-from xai_eval.studies.tasks import AnswerError
+
+
+class AnswerError(XaiEvalError, ValueError):
+    """An answer that is malformed, oversized or not one of the trial's options.
+
+    Raised by :meth:`xai_eval.studies.tasks.StudyTask.validate_answer` (task plugins import
+    it from :mod:`xai_eval.studies.tasks`); the participant service turns it into
+    :class:`InvalidAnswerError`.
+    """
 
 
 class StudyError(XaiEvalError):
@@ -18,6 +29,17 @@ class StudyError(XaiEvalError):
 
 class StudyDefinitionError(StudyError, ValueError):
     """A study YAML file is invalid (the message lists every problem and the valid names)."""
+
+
+class PlatformParameterError(StudyError, ValueError):
+    """A crowd-platform parameter of the study URL (Prolific or MTurk id, ``turkSubmitTo``)
+    is malformed; the participant should open the study from the platform's link again."""
+
+
+class PlatformKeyError(StudyError, RuntimeError):
+    """No key to hash platform ids with: the server has neither ``ID_KEY`` nor a secret key."""
+
+    status = 500
 
 
 class StudyNotFoundError(StudyError, LookupError):
@@ -87,8 +109,9 @@ class DatabaseBusyError(StudyError, RuntimeError):
 
 
 __all__ = [
-    "AlreadyCompletedError", "DatabaseBusyError", "ForeignTrialError", "InvalidAnswerError",
-    "InvalidTokenError", "ParticipantFinishedError", "PreviewModeError", "StudyClosedError",
+    "AlreadyCompletedError", "AnswerError", "DatabaseBusyError", "ForeignTrialError",
+    "InvalidAnswerError", "InvalidTokenError", "ParticipantFinishedError",
+    "PlatformKeyError", "PlatformParameterError", "PreviewModeError", "StudyClosedError",
     "StudyDefinitionError", "StudyError", "StudyNotFoundError", "TrialOrderError",
     "UnknownTrialError",
 ]

@@ -1,7 +1,8 @@
-"""The administrator's side of the service: progress, exclusions, exports, status, audit.
+"""Watching a running study: progress, who is excluded and why, status, finding a person.
 
-Every function takes an open session; the ones that change something (status, export,
-admin creation) write an :class:`~xai_eval.db.studies.AuditLog` row and commit.
+Every function takes an open session; the ones that change or reveal something (a status
+change, a participant lookup by platform id) write an audit row and commit. Part of the
+admin service (:mod:`xai_eval.studies.admin_service`).
 """
 
 from __future__ import annotations
@@ -9,23 +10,21 @@ from __future__ import annotations
 import statistics as pystats
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from xai_eval.db.studies import (
     STUDY_STATUSES,
-    AdminUser,
-    AuditLog,
     Item,
     Participant,
-    Response,
     Study,
     TrialInstance,
 )
+from xai_eval.studies.audit import record_audit
 from xai_eval.studies.errors import StudyError
+from xai_eval.studies.platform import hash_platform_id
 
 
 @dataclass(frozen=True)
@@ -75,7 +74,8 @@ class ParticipantExclusion:
     median_rt_ms: float | None = None
 
 
-def _participants(session: Session, study: Study) -> list[Participant]:
+def participants_with_answers(session: Session, study: Study) -> list[Participant]:
+    """Every participant of ``study`` with their trials, items and responses loaded."""
     return list(session.scalars(
         select(Participant).where(Participant.study_id == study.id).order_by(Participant.id)
         .options(selectinload(Participant.trials).selectinload(TrialInstance.response),
@@ -84,7 +84,7 @@ def _participants(session: Session, study: Study) -> list[Participant]:
 
 def progress(session: Session, study: Study) -> StudyProgress:
     """Participants by status, answers stored, and how evenly the main items are covered."""
-    participants = _participants(session, study)
+    participants = participants_with_answers(session, study)
     by_status = Counter(p.status for p in participants)
     mains = list(session.scalars(select(Item.id).where(Item.study_id == study.id,
                                                        Item.kind == "main")))
@@ -105,7 +105,7 @@ def exclusions(session: Session, study: Study,
     """For every completed participant: excluded or not, and the rule(s) that applied."""
     rules = rules or ExclusionRules.from_study(study)
     out = []
-    for p in _participants(session, study):
+    for p in participants_with_answers(session, study):
         if p.status != "completed":
             continue
         checks = [t.response for t in p.trials if t.kind == "attention" and t.response]
@@ -122,17 +122,6 @@ def exclusions(session: Session, study: Study,
     return out
 
 
-def record_audit(session: Session, actor: str, action: str, study: Study | None = None,
-                 details: dict[str, Any] | None = None, commit: bool = True) -> AuditLog:
-    """Append one audit row (exports, status changes, builds, logins)."""
-    row = AuditLog(actor=actor, action=action, study_id=study.id if study else None,
-                   details=details or {})
-    session.add(row)
-    if commit:
-        session.commit()
-    return row
-
-
 def set_study_status(session: Session, study: Study, status: str, actor: str) -> Study:
     """Open, pause or close a study (audited)."""
     if status not in STUDY_STATUSES:
@@ -145,61 +134,41 @@ def set_study_status(session: Session, study: Study, status: str, actor: str) ->
     return study
 
 
-EXPORT_COLUMNS = (
-    "study", "participant_id", "platform", "participant_status", "order_index", "trial_kind",
-    "item_key", "condition", "image_id", "answer", "correct", "score", "rt_ms", "is_practice",
-    "is_attention_check", "side_mapping", "created_at",
-)
+@dataclass(frozen=True)
+class ParticipantSummary:
+    """One participant as the researcher sees them (no token, no platform ids)."""
+
+    participant_id: int
+    platform: str
+    status: str
+    started_at: datetime | None
+    finished_at: datetime | None
+    answered: int
+    trials: int
+    completion_code: str | None
 
 
-def export_responses(session: Session, study: Study, actor: str,
-                     fmt: str = "csv") -> list[dict[str, Any]]:
-    """Every stored answer as flat rows (columns :data:`EXPORT_COLUMNS`); audited.
+def find_participant(session: Session, study: Study, platform_id: str, id_key: bytes,
+                     actor: str) -> ParticipantSummary | None:
+    """The participant of ``study`` whose Prolific PID / MTurk workerId is ``platform_id``
+    (for support requests and withdrawals), or None. Audited, found or not.
 
-    Participants appear only by internal id and platform name: no platform ids.
+    The id is hashed with the study's salt and ``id_key`` as at enrolment, so ``id_key``
+    must be the server's (:func:`~xai_eval.studies.platform.platform_id_key` of the same
+    configuration); no raw id is ever compared or stored.
     """
-    rows = []
-    for p in _participants(session, study):
-        for t in p.trials:
-            r: Response | None = t.response
-            if r is None:
-                continue
-            rows.append({
-                "study": study.slug, "participant_id": p.id, "platform": p.platform,
-                "participant_status": p.status, "order_index": t.order_index,
-                "trial_kind": t.kind, "item_key": t.item.key, "condition": t.item.condition,
-                "image_id": t.item.image_id, "answer": r.answer, "correct": r.correct,
-                "score": r.score, "rt_ms": r.rt_ms, "is_practice": r.is_practice,
-                "is_attention_check": r.is_attention_check, "side_mapping": r.side_mapping,
-                "created_at": r.created_at.isoformat() if r.created_at else None})
-    record_audit(session, actor, "export", study, {"format": fmt, "rows": len(rows)})
-    return rows
-
-
-def create_admin(session: Session, username: str, password: str) -> AdminUser:
-    """Create (or reset the password of) an administrator; audited."""
-    if not username or len(username) > 64:
-        raise StudyError("admin username must be 1-64 characters")
-    if len(password) < 8:
-        raise StudyError("admin password must have at least 8 characters")
-    user = session.scalar(select(AdminUser).where(AdminUser.username == username))
-    action = "admin_password_reset" if user else "admin_create"
-    if user is None:
-        user = AdminUser(username=username, password_hash="")
-        session.add(user)
-    user.set_password(password)
-    record_audit(session, "cli", action, None, {"username": username}, commit=False)
+    id_hash = hash_platform_id(platform_id.strip(), study.id_salt, id_key)
+    participant = session.scalar(select(Participant).where(
+        Participant.study_id == study.id, Participant.platform_id_hash == id_hash)
+        .options(selectinload(Participant.trials).selectinload(TrialInstance.response)))
+    record_audit(session, actor, "participant_lookup", study,
+                 {"found": participant is not None}, commit=False)
     session.commit()
-    return user
+    if participant is None:
+        return None
+    trials = participant.trials
+    return ParticipantSummary(
+        participant.id, participant.platform, participant.status, participant.started_at,
+        participant.finished_at, sum(t.response is not None for t in trials), len(trials),
+        participant.completion_code)
 
-
-def authenticate_admin(session: Session, username: str, password: str) -> AdminUser | None:
-    """The admin if the password matches, else None (and the login is audited either way)."""
-    user = session.scalar(select(AdminUser).where(AdminUser.username == username[:64]))
-    ok = user is not None and user.check_password(password)
-    if ok and user is not None:
-        user.last_login_at = datetime.now(timezone.utc)
-    record_audit(session, username[:64], "admin_login" if ok else "admin_login_failed",
-                 None, {}, commit=False)
-    session.commit()
-    return user if ok else None

@@ -20,7 +20,7 @@ import random
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from xai_eval.errors import XaiEvalError
+from xai_eval.studies.errors import AnswerError
 
 if TYPE_CHECKING:  # pragma: no cover
     from xai_eval.studies.build import BuildContext
@@ -30,8 +30,8 @@ if TYPE_CHECKING:  # pragma: no cover
 MAX_ANSWER_CHARS = 64
 
 
-class AnswerError(XaiEvalError, ValueError):
-    """An answer that is malformed, oversized or not one of the trial's options."""
+__all__ = ["AnswerError", "ItemPlan", "Option", "Presentation", "Scored", "StimulusRequest",
+           "StimulusSlot", "StudyTask"]
 
 
 @dataclass(frozen=True)

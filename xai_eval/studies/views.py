@@ -1,6 +1,6 @@
 """What the participant service returns: plain, JSON-safe views without answer keys.
 
-Re-exported by :mod:`xai_eval.studies.service`; import them from there.
+Re-exported by :mod:`xai_eval.studies.participant_service`; import them from there.
 """
 
 from __future__ import annotations

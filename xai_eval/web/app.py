@@ -1,46 +1,53 @@
 """The application factory (flaskr style): config, database, security, blueprints.
 
 Configuration comes, in order, from the defaults below, ``XAI_EVAL_*`` environment
-variables (``XAI_EVAL_DATABASE_URL``, ``XAI_EVAL_SECRET_KEY``, ...) and ``test_config``.
-The secret key signs the session cookie that carries the participant token and the CSRF
-secret; when none is configured a random one is created once and kept in the instance
-folder, so a restarted server still recognises its participants.
+variables (``XAI_EVAL_DATABASE_URL``, ``XAI_EVAL_SECRET_KEY``, ``XAI_EVAL_ID_KEY``, ...)
+and ``test_config``. The secret key signs the session cookie that carries the participant
+token and the CSRF secret; when none is configured a random one is created once and kept
+in the instance folder, so a restarted server still recognises its participants.
+:func:`server_config` resolves the same configuration without building the app, for the
+commands that must agree with a running server (the platform-id key).
+
+Blueprints, one per audience: :mod:`xai_eval.web.participant` (pages),
+:mod:`xai_eval.web.api` (JSON) and :mod:`xai_eval.web.admin`; they import the study
+services (:mod:`xai_eval.studies.participant_service`, :mod:`xai_eval.studies.admin_service`)
+and this package's shared modules, never each other.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, redirect, url_for
+from flask import Config, Flask, redirect, url_for
 from werkzeug.wrappers import Response
 
 from xai_eval.db.base import database_url
+
+DEFAULTS: dict[str, Any] = {
+    "DATABASE_URL": None,
+    "SECRET_KEY": None,
+    "ID_KEY": None,  # key of the platform-id hashes; derived from SECRET_KEY when unset
+    "SESSION_COOKIE_SECURE": None,  # decided in security.init_app from debug/testing
+    "SESSION_COOKIE_NAME": "xai_eval_session",
+    "PERMANENT_SESSION_LIFETIME": timedelta(days=14),
+    "MAX_CONTENT_LENGTH": 16 * 1024,
+    "DB_POOL_SIZE": 10,
+    "DB_MAX_OVERFLOW": 20,
+}
+#: Prefix of the environment variables the app reads (``XAI_EVAL_SECRET_KEY``, ...).
+ENV_PREFIX = "XAI_EVAL"
+_SECRET_FILE = "secret_key"
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the study web app; ``test_config`` overrides everything (tests use it)."""
     app = Flask(__name__, instance_relative_config=True)
-    app.config.from_mapping(
-        DATABASE_URL=None,
-        SECRET_KEY=None,
-        SESSION_COOKIE_SECURE=None,  # decided in security.init_app from debug/testing
-        SESSION_COOKIE_NAME="xai_eval_session",
-        PERMANENT_SESSION_LIFETIME=timedelta(days=14),
-        MAX_CONTENT_LENGTH=16 * 1024,
-        DB_POOL_SIZE=10,
-        DB_MAX_OVERFLOW=20,
-    )
-    if test_config is None:
-        app.config.from_prefixed_env("XAI_EVAL")
-    else:
-        app.config.update(test_config)
-    app.config["DATABASE_URL"] = database_url(app.config.get("DATABASE_URL"))
-    if not app.config.get("SECRET_KEY"):
-        app.config["SECRET_KEY"] = _persistent_secret(Path(app.instance_path))
+    _configure(app, test_config)
 
     from xai_eval.web import database, security, study_errors
 
@@ -61,9 +68,45 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     return app
 
 
-def _persistent_secret(folder: Path) -> str:
+def _configure(app: Flask, test_config: Mapping[str, Any] | None,
+               create_secret: bool = True) -> None:
+    """Defaults, then the environment (or ``test_config`` instead), the database URL and
+    the secret key (``create_secret``: make the instance secret if there is none yet)."""
+    app.config.from_mapping(DEFAULTS)
+    if test_config is None:
+        app.config.from_prefixed_env(ENV_PREFIX)
+    else:
+        app.config.update(test_config)
+    app.config["DATABASE_URL"] = database_url(app.config.get("DATABASE_URL"))
+    if not app.config.get("SECRET_KEY"):
+        folder = Path(app.instance_path)
+        if create_secret:
+            app.config["SECRET_KEY"] = persistent_secret(folder)
+        elif (folder / _SECRET_FILE).exists():
+            app.config["SECRET_KEY"] = (folder / _SECRET_FILE).read_text().strip()
+
+
+def server_config(overrides: Mapping[str, Any] | None = None) -> Config:
+    """The configuration ``xai-eval serve`` would run with: defaults, ``XAI_EVAL_*`` from
+    the environment, ``overrides``, and the secret key (from the environment, else the
+    instance folder's; none is created here). Builds no app and opens no database."""
+    app = Flask(__name__, instance_relative_config=True)  # the same instance folder
+    settings = env_config()
+    settings.update(overrides or {})
+    _configure(app, settings, create_secret=False)
+    return app.config
+
+
+def env_config() -> dict[str, Any]:
+    """``XAI_EVAL_*`` settings from the environment (as ``create_app()`` reads them)."""
+    config = Config("")
+    config.from_prefixed_env(ENV_PREFIX)
+    return dict(config)
+
+
+def persistent_secret(folder: Path) -> str:
     """Read the instance secret key, creating it (mode 0600) on first start."""
-    path = folder / "secret_key"
+    path = folder / _SECRET_FILE
     if path.exists():
         return path.read_text().strip()
     folder.mkdir(parents=True, exist_ok=True)

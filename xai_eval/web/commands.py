@@ -121,7 +121,8 @@ def db_upgrade(db_url: str | None, revision: str) -> None:
 
 @click.group("admin")
 def admin_group() -> None:
-    """Manage the accounts that may log in to /admin/."""
+    """Administer the study server: the accounts that may log in to /admin/, and finding a
+    participant by platform id (with the server's key)."""
 
 
 @admin_group.command("create")
@@ -131,7 +132,7 @@ def admin_group() -> None:
               help="Read the password from the first line of stdin (for scripts).")
 def admin_create(username: str, db_url: str | None, password_stdin: bool) -> None:
     """Create admin USERNAME, or set a new password if it exists (stored as a hash)."""
-    from xai_eval.web.admin_accounts import AdminAccountError, create_or_update_admin
+    from xai_eval.studies.admin_service import AdminAccountError, create_or_update_admin
 
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
@@ -142,3 +143,60 @@ def admin_create(username: str, db_url: str | None, password_stdin: bool) -> Non
     except AdminAccountError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"admin {username!r} {'created' if created else 'password updated'}")
+
+
+@admin_group.command("find-participant")
+@click.argument("slug")
+@click.argument("platform_id")
+@click.option("--db", "db_url", default=None, help=DB_OPTION_HELP)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+def admin_find_participant(slug: str, platform_id: str, db_url: str | None,
+                           as_json: bool) -> None:
+    """Find the participant of study SLUG whose Prolific PID or MTurk workerId is PLATFORM_ID.
+
+    For support requests and withdrawals: prints the participant's internal id (the one in
+    exports), status, progress and completion code. The id is hashed exactly as the server
+    hashes it, with the key of the same configuration: run it with the server's
+    XAI_EVAL_ID_KEY / XAI_EVAL_SECRET_KEY (or where the server keeps instance/secret_key).
+    The lookup is written to the audit log; exit status 1 when nobody matches.
+    """
+    import json
+
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    from xai_eval.db.base import make_engine, session_factory
+    from xai_eval.errors import XaiEvalError
+    from xai_eval.studies import admin_service
+    from xai_eval.web.app import server_config
+
+    config = server_config({"DATABASE_URL": db_url} if db_url else None)
+    try:
+        key = admin_service.platform_id_key(config)
+        engine = make_engine(config["DATABASE_URL"])
+    except XaiEvalError as exc:
+        raise click.ClickException(str(exc)) from None
+    try:
+        with session_factory(engine)() as session:
+            study = admin_service.get_study(session, slug)
+            found = admin_service.find_participant(session, study, platform_id, key, "cli")
+    except XaiEvalError as exc:
+        raise click.ClickException(str(exc)) from None
+    except (OperationalError, ProgrammingError) as exc:
+        if "study" not in str(exc):
+            raise click.ClickException(str(exc.orig)) from None
+        raise click.ClickException("this database has no study tables; run "
+                                   "`xai-eval db upgrade` first") from None
+    finally:
+        engine.dispose()
+    if found is None:
+        click.echo(f"no participant of {slug!r} has this platform id (with this server key)",
+                   err=True)
+        sys.exit(1)
+    fields = {k: (v.isoformat() if hasattr(v, "isoformat") else v)
+              for k, v in found.__dict__.items()}
+    if as_json:
+        click.echo(json.dumps(fields, indent=2))
+        return
+    for key_name, value in fields.items():
+        click.echo(f"{key_name}: {value if value is not None else '-'}")
+

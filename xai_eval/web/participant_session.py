@@ -1,21 +1,48 @@
-"""Where the participant token lives in the browser: the signed, HttpOnly session cookie.
+"""A participant's browser: starting or resuming from a platform visit, and the token cookie.
 
-The token is the participant's only credential (the database keeps its SHA-256). It is
-never put into a page or a JSON body, so a script injected into a page could not read it
-either. The cookie may hold tokens of several studies; ``current`` names the one the
-``/api/sessions/current/...`` endpoints act on.
+The token is the participant's only credential (the database keeps its SHA-256). It lives
+in the signed, HttpOnly session cookie and is never put into a page or a JSON body, so a
+script injected into a page could not read it either. The cookie may hold tokens of
+several studies; ``current`` names the one the ``/api/sessions/current/...`` endpoints act
+on. Both ways in (the consent form and ``POST /api/studies/<slug>/sessions``) enrol through
+:func:`enrol`, so they start and resume exactly alike; who may start or resume is decided
+by the participant service (:mod:`xai_eval.studies.enrolment`).
 """
 
 from __future__ import annotations
 
-from flask import session
+from flask import current_app, session
 
+from xai_eval.studies import participant_service as service
 from xai_eval.studies.errors import InvalidTokenError
+from xai_eval.web.database import get_session, write_lock
 
 _TOKENS = "participant_tokens"
 _CURRENT = "participant_current"
 #: Extra per-study values kept for the debrief (MTurk assignment and submit URL).
 _EXTRA = "participant_extra"
+
+
+def enrol(slug: str, visit: service.PlatformVisit, *, clear_extras: bool) -> service.StartResult:
+    """Start or resume ``visit``'s participant in study ``slug`` and remember the token.
+
+    One serialised write through the participant service, hashing the visit's ids with the
+    app's key (:func:`~xai_eval.studies.platform.platform_id_key`, the one the CLI uses too).
+    ``clear_extras``: a non-MTurk visit replaces stored MTurk debrief values with none (the
+    API's rule) instead of keeping them (the consent page's rule).
+    """
+    db = get_session()
+    study = service.get_study(db, slug)
+    with write_lock():
+        started = service.start_or_resume(db, study, visit, token=token_for(slug),
+                                          id_key=service.platform_id_key(current_app.config))
+    if visit.platform == "mturk":
+        extra: dict[str, str] | None = {"assignmentId": visit.ids.get("assignmentId", ""),
+                                        "submit_url": visit.mturk_submit_url or ""}
+    else:
+        extra = {} if clear_extras else None
+    remember(slug, started.token, extra)
+    return started
 
 
 def remember(slug: str, token: str, extra: dict[str, str] | None = None) -> None:
@@ -48,7 +75,3 @@ def current_token() -> str:
                                 "(POST /api/studies/<slug>/sessions)")
     return token
 
-
-def current_slug() -> str | None:
-    slug = session.get(_CURRENT)
-    return slug if isinstance(slug, str) else None

@@ -7,7 +7,8 @@
   an iframe) and by ourselves; every other page, admin included, refuses framing.
 * Cookies: HttpOnly, SameSite=Lax, and Secure unless the app runs in debug/testing mode.
 * Sizes: ``MAX_CONTENT_LENGTH`` bounds every request body (413 beyond it); field limits
-  are enforced where the fields are read (see :mod:`xai_eval.web.validation`).
+  are enforced where the fields are read (platform ids in :mod:`xai_eval.studies.platform`,
+  answers in the participant service).
 * Errors: HTML for pages, JSON for ``/api``; never a stack trace (it goes to the log).
 """
 
@@ -19,13 +20,15 @@ from flask import Flask, Response, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from xai_eval.studies.participant_service import MTURK_SUBMIT_ORIGINS
+
 csrf = CSRFProtect()
 log = logging.getLogger(__name__)
 
 #: Where MTurk shows an ExternalQuestion (production and sandbox use subdomains).
 MTURK_FRAME_ANCESTORS = "https://*.mturk.com https://mturk.com"
-#: Where the debrief page may POST the finished assignment.
-MTURK_SUBMIT_ORIGINS = ("https://www.mturk.com", "https://workersandbox.mturk.com")
+# The debrief page may POST the finished assignment to MTURK_SUBMIT_ORIGINS (the only
+# turkSubmitTo values the platform module accepts).
 
 _BASE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
              "connect-src 'self'; object-src 'none'; base-uri 'none'")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from xai_eval.studies.analysis import StudyStatistics
+from xai_eval.studies.admin_service import StudyStatistics
 
 
 def _fmt(value: Any, percent: bool = False) -> Any:

@@ -4,7 +4,7 @@
 Every endpoint acts for the participant whose token is in this browser's session cookie,
 never for an id the client names: a trial id of another participant is answered 404, like
 an unknown one. State-changing calls need the CSRF token in the ``X-CSRFToken`` header.
-The study service commits before it returns, so a 2xx answer means the answer is stored.
+The participant service commits before it returns, so a 2xx answer means the answer is stored.
 """
 
 from __future__ import annotations
@@ -12,15 +12,13 @@ from __future__ import annotations
 from importlib import resources
 from typing import Any
 
-from flask import Blueprint, Response, abort, jsonify, make_response, request
+from flask import Blueprint, Response, abort, current_app, jsonify, make_response, request
 from flask_wtf.csrf import generate_csrf
 
-from xai_eval.studies import service
-from xai_eval.studies.errors import InvalidAnswerError
+from xai_eval.studies import participant_service as service
+from xai_eval.studies.errors import InvalidAnswerError, PlatformParameterError
 from xai_eval.web import participant_session
 from xai_eval.web.database import get_session, write_lock
-from xai_eval.web.enrolment import enrol
-from xai_eval.web.platforms import PlatformParameterError, parse_visit
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 #: Keys an answer body may contain; anything else is a client bug, refused loudly.
@@ -57,10 +55,10 @@ def create_session(slug: str) -> tuple[Response, int]:
         abort(400, description="the body must be a JSON object of platform parameters")
     params = {k: v for k, v in {**request.args.to_dict(), **body}.items() if isinstance(v, str)}
     try:
-        visit = parse_visit(params)
+        visit = service.parse_visit(params)
     except PlatformParameterError as exc:
         abort(400, description=str(exc))
-    started = enrol(slug, visit, clear_extras=True)
+    started = participant_session.enrol(slug, visit, clear_extras=True)
     status = 200 if started.resumed else 201
     return jsonify(resumed=started.resumed, status=started.status,
                    next="/api/sessions/current/trial"), status
@@ -104,8 +102,6 @@ def stimulus(trial_id: str, position: str) -> Response:
     """A picture of one of this participant's own trials."""
     if len(position) > MAX_POSITION_CHARS:
         abort(404)
-    from flask import current_app
-
     picture = service.trial_stimulus(get_session(), participant_session.current_token(),
                                      trial_id, position, instance_dir=current_app.instance_path)
     response = make_response(picture.data)

@@ -1,9 +1,10 @@
 """The metric-suite scores of the explainers and models a study uses, for the admin page.
 
 Human results mean more next to the automatic metrics of the same explainer on the same
-model (does the method people understand best also point at the object?). The suite's
-table (:mod:`xai_eval.db.results`) may not exist — another install, an older schema, no run
-yet — so every failure here becomes a message, never an error page.
+model (does the method people understand best also point at the object?). This is the
+admin service's only read of the suite's table (:mod:`xai_eval.db.results`). The table may
+be missing from a study database (an older schema, a database only `xai-eval study build`
+has touched), so that case becomes a message, never an error page.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 
+from xai_eval.db.results import MetricResult
 from xai_eval.db.studies import Study
 
 #: Rows read at most (the page must stay fast on a huge results table).
@@ -25,6 +27,8 @@ MAX_ROWS = 200_000
 
 @dataclass
 class MetricsTable:
+    """Rows for the admin page's table, or a ``message`` saying why there are none."""
+
     headers: list[str] = field(default_factory=list)
     rows: list[list[str]] = field(default_factory=list)
     message: str = ""
@@ -41,10 +45,6 @@ def _study_names(study: Study) -> tuple[set[str], set[str]]:
 
 def automatic_metrics(session: Session, study: Study) -> MetricsTable:
     """Mean of every numeric metric value per (explainer, model, metric)."""
-    try:
-        from xai_eval.db.results import MetricResult
-    except ModuleNotFoundError:
-        return MetricsTable(message="The metric-suite results table is not installed.")
     explainers, models = _study_names(study)
     if not explainers:
         return MetricsTable(message="The study names no explainer.")

@@ -1,4 +1,8 @@
-"""Retry a database transaction when the database is momentarily locked or busy.
+"""How the services write: take SQLite's write lock first, retry when the database is busy.
+
+The participant service's writes (a start, an answer) are decorated with
+:func:`with_retry`, call :func:`begin_write` before their first read and commit their own
+transaction before they return, so a returned value means the write is durable.
 
 SQLite allows one writer at a time: under load a write can fail with "database is locked"
 after the busy timeout; PostgreSQL can abort a transaction with a serialization failure or
@@ -17,6 +21,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
 from xai_eval.studies.errors import DatabaseBusyError
 
@@ -48,3 +53,20 @@ def with_retry(fn: F) -> F:
         raise AssertionError("unreachable")  # pragma: no cover
 
     return wrapper  # type: ignore[return-value]
+
+
+def begin_write(session: Session) -> None:
+    """On SQLite, open the transaction with ``BEGIN IMMEDIATE`` (take the write lock first).
+
+    A transaction that reads and then writes starts as a reader; if another connection
+    commits in between, SQLite cannot upgrade it and fails with "database is locked" at once,
+    without waiting for the busy timeout. Taking the write lock before the first read makes
+    writers queue on the busy timeout instead, across threads and processes alike. Nothing
+    is done on other databases, or when the session already has a transaction open (a
+    caller's pending writes are kept in it).
+    """
+    if session.get_bind().dialect.name != "sqlite":
+        return
+    connection = session.connection()
+    if not connection.connection.dbapi_connection.in_transaction:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")

@@ -10,79 +10,48 @@ POST the assignment to ``turkSubmitTo`` (validated to be MTurk) from the debrief
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from xai_eval.db.studies import Study
-from xai_eval.studies import service
-from xai_eval.studies.errors import InvalidTokenError
+from xai_eval.studies import participant_service as service
+from xai_eval.studies.errors import PlatformParameterError
 from xai_eval.web import participant_session
 from xai_eval.web.database import get_session
-from xai_eval.web.enrolment import enrol
-from xai_eval.web.platforms import PlatformParameterError, parse_visit
 
 bp = Blueprint("participant", __name__)
 
-DEFAULT_CONSENT = ("This is a research study about how people read visual explanations of "
-                   "image classifiers. Taking part is voluntary and you may stop at any time. "
-                   "We record your answers and response times; we store no personal data "
-                   "beyond your platform id, kept as a keyed hash.")
-DEFAULT_INSTRUCTIONS = "Look at each picture and answer the question below it."
-DEFAULT_DEBRIEF = ("Thank you for taking part. The pictures were explanations produced by "
-                   "different methods; your answers help us learn which ones people understand.")
 
-
-def _texts(study: Study) -> dict[str, Any]:
-    definition = study.definition or {}
-    parameters = study.parameters
-    texts = definition.get("texts") or {}
-
-    def text(key: str, default: str) -> str:
-        return str(texts.get(key) or definition.get(key) or parameters.get(key) or default)
-
-    trials = int(parameters.get("trials_per_participant", 0) or 0)
-    practice = int(parameters.get("practice_trials", 0) or 0)
-    return {
-        "consent_text": text("consent", DEFAULT_CONSENT),
-        "instructions": text("instructions", DEFAULT_INSTRUCTIONS),
-        "debrief": text("debrief", DEFAULT_DEBRIEF),
-        "trial_count": trials + practice + int(parameters.get("attention_checks", 0) or 0),
-        "practice_count": practice,
-        "minutes": max(1, round((trials + practice) * 10 / 60)),
-    }
+def _visit(args: Mapping[str, Any]) -> service.PlatformVisit:
+    """The platform visit of a query string or form, or a 400 page saying what is wrong."""
+    try:
+        return service.parse_visit(args)
+    except PlatformParameterError as exc:
+        abort(400, description=str(exc))
 
 
 def _resumable(slug: str) -> bool:
     """True when this browser already holds a valid token for ``slug``."""
-    token = participant_session.token_for(slug)
-    if token is None:
-        return False
-    try:
-        service.participant_for_token(get_session(), token)
-    except InvalidTokenError:
-        return False
-    return True
+    return service.token_is_valid(get_session(), participant_session.token_for(slug))
 
 
 @bp.get("/studies/")
 def home() -> str:
-    studies = [s for s in service.list_studies(get_session()) if s.status == "open"]
-    return render_template("participant/home.html", studies=studies, study=None)
+    return render_template("participant/home.html", study=None,
+                           studies=service.open_studies(get_session()))
 
 
 @bp.get("/study/<slug>/")
 def landing(slug: str) -> Response | str:
     """Consent page; a returning browser goes straight back to its trials."""
     study = service.get_study(get_session(), slug)
-    try:
-        visit = parse_visit(request.args)
-    except PlatformParameterError as exc:
-        abort(400, description=str(exc))
+    visit = _visit(request.args)
     if not visit.is_preview and _resumable(slug):
         return redirect(url_for("participant.run", slug=slug))
-    return render_template("participant/consent.html", study=study, visit=visit, **_texts(study))
+    return render_template("participant/consent.html", study=study, visit=visit,
+                           **service.study_texts(study))
 
 
 @bp.post("/study/<slug>/start")
@@ -90,11 +59,7 @@ def start(slug: str) -> Response:
     """Consent given: start or resume, keep the token in the cookie, go to the trials."""
     if request.form.get("consent") != "yes":
         abort(400, description="please tick the consent box to take part")
-    try:
-        visit = parse_visit(request.form)
-    except PlatformParameterError as exc:
-        abort(400, description=str(exc))
-    enrol(slug, visit, clear_extras=False)
+    participant_session.enrol(slug, _visit(request.form), clear_extras=False)
     return redirect(url_for("participant.run", slug=slug))
 
 
@@ -109,7 +74,7 @@ def run(slug: str) -> Response | str:
     if isinstance(step, service.Finished):
         return redirect(url_for("participant.debrief", slug=slug))
     return render_template("participant/run.html", study=study, show_instructions=step.index == 0,
-                           **_texts(study))
+                           **service.study_texts(study))
 
 
 @bp.get("/study/<slug>/done")
@@ -125,4 +90,4 @@ def debrief(slug: str) -> Response | str:
     return render_template(
         "participant/debrief.html", study=study, completion_code=step.completion_code,
         prolific_url=step.redirect_url, mturk_submit_url=extra.get("submit_url") or None,
-        mturk_assignment=extra.get("assignmentId", ""), **_texts(study))
+        mturk_assignment=extra.get("assignmentId", ""), **service.study_texts(study))

@@ -1,10 +1,18 @@
-"""A small synthetic class-discrimination study written straight into the database.
+"""Test fixtures for code built on xai-eval: a synthetic study written straight into SQL.
 
-The load benchmark and the browser tests need a study that exists in a second, without
-rendering explainers on a model. This writes the same rows ``xai-eval study build`` writes
-(study, stimuli with provenance, items with the task's payload and server-only key), using
-the real ``class_discrimination`` task plugin for placement, presentation and scoring, but
-with generated pictures (a blob on a gradient). It is a fixture, not an experiment.
+Not part of the product's behaviour (nothing under ``xai_eval/`` imports it): it is here,
+like ``numpy.testing``, so that our tests, ``benchmarks/study_load.py`` and third-party
+tests (a web front end, a task plugin) can all make a study in a second.
+
+:func:`create_sample_study` writes a small class-discrimination study without rendering
+explainers on a model: the same rows ``xai-eval study build`` writes (study, stimuli with
+provenance, items with the task's payload and server-only key), using the real
+``class_discrimination`` task plugin for placement, presentation and scoring, but with
+generated pictures (a blob on a gradient). It is a fixture, not an experiment::
+
+    from xai_eval.testing import create_sample_study
+    with session_factory(make_engine(url))() as session:   # after `xai-eval db upgrade`
+        create_sample_study(session, slug="sample", images=6, trials=4)
 """
 
 from __future__ import annotations
@@ -43,6 +51,7 @@ def _picture(seed: int, size: int = 96) -> bytes:
 def definition(slug: str, trials: int, practice: int, attention: int,
                min_median_rt_ms: int = 500, completion_redirect: str | None = None
                ) -> dict[str, Any]:
+    """The study file (as a mapping) of the sample study."""
     return {
         "slug": slug, "title": f"Which object is explained? ({slug})",
         "task": "class_discrimination",

@@ -1,0 +1,68 @@
+"""The admin pages: the list of studies, one study's progress and results, status, audit.
+
+Status changes go through the admin service, which writes the audit log. The results come
+from :func:`~xai_eval.studies.analysis.study_results` (shown by :mod:`.results_display`),
+the automatic metrics from the suite's results table
+(:mod:`xai_eval.studies.metric_results`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, abort, redirect, render_template, request, url_for
+
+from xai_eval.studies import admin_service as service
+from xai_eval.web.admin import results_display
+from xai_eval.web.admin.blueprint import actor, bp, login_required
+from xai_eval.web.database import get_session
+
+
+@bp.get("/")
+@login_required
+def index() -> str:
+    db = get_session()
+    rows = [(study, service.progress(db, study)) for study in service.list_studies(db)]
+    return render_template("admin/index.html", rows=rows)
+
+
+@bp.get("/studies/<slug>")
+@login_required
+def study(slug: str) -> str:
+    db = get_session()
+    found = service.get_study(db, slug)
+    rules = service.ExclusionRules.from_study(found)
+    excluded = service.exclusions(db, found, rules)
+    results = service.study_results(db, found, excluded)
+    return render_template(
+        "admin/study.html", study=found, statuses=service.STUDY_STATUSES,
+        progress=service.progress(db, found), rule=rules.describe(), exclusions=excluded,
+        results=results_display.as_table(results),
+        metrics=service.automatic_metrics(db, found))
+
+
+@bp.post("/studies/<slug>/status")
+@login_required
+def change_status(slug: str) -> Any:
+    status = request.form.get("status", "")
+    if status not in service.STUDY_STATUSES:
+        abort(400, description=f"status must be one of {', '.join(service.STUDY_STATUSES)}")
+    db = get_session()
+    service.set_study_status(db, service.get_study(db, slug), status, actor())
+    return redirect(url_for("admin.study", slug=slug))
+
+
+@bp.get("/studies/<slug>/chart.png")
+@login_required
+def chart(slug: str) -> Response:
+    from xai_eval.web.admin.charts import results_chart_png  # matplotlib: only when drawn
+
+    db = get_session()
+    results = service.study_results(db, service.get_study(db, slug))
+    return Response(results_chart_png(results), mimetype="image/png")
+
+
+@bp.get("/audit")
+@login_required
+def audit_log() -> str:
+    return render_template("admin/audit.html", rows=service.recent_audit(get_session()))
