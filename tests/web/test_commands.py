@@ -50,7 +50,8 @@ def test_unreachable_database_is_a_clear_error():
 
 def test_help_texts():
     runner = CliRunner()
-    for args in (["serve", "--help"], ["db", "upgrade", "--help"], ["admin", "create", "--help"]):
+    for args in (["serve", "--help"], ["db", "upgrade", "--help"], ["admin", "create", "--help"],
+                 ["admin", "find-participant", "--help"]):
         result = runner.invoke(main, args)
         assert result.exit_code == 0 and "--db" in result.output, args
     assert "waitress" in runner.invoke(main, ["serve", "--help"]).output
