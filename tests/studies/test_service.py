@@ -238,3 +238,18 @@ def test_response_rows_keep_raw_answer_side_mapping_and_flags(study_db):
             assert r.side_mapping["positions"] == {"center": "main"}
             assert len(r.side_mapping["options"]) == 2 and r.rt_ms == 900
             assert r.score in (0.0, 1.0) and r.correct == (r.score == 1.0)
+
+
+def test_platform_ids_need_the_servers_key(study_db):
+    """No silent fallback key: hashing a platform id without the server's key is refused
+    before anything is written (a hash under another key would never match again)."""
+    factory, slug = study_db
+    with factory() as s, pytest.raises(TypeError, match="id_key"):
+        service.start_or_resume(s, service.get_study(s, slug), parse_visit(PROLIFIC))
+    assert _count(factory, Participant) == 0
+    # the same visit with the key starts; under another key the same person is a stranger
+    first = _start(factory, slug, PROLIFIC)
+    with factory() as s:
+        other = service.start_or_resume(s, service.get_study(s, slug), parse_visit(PROLIFIC),
+                                        id_key=b"another-key")
+    assert not other.resumed and other.participant_id != first.participant_id
