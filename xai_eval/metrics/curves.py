@@ -1,0 +1,206 @@
+"""Deletion / insertion curves of many samples at once (RISE; the protocol is documented in
+:mod:`xai_eval.metrics.faithfulness`).
+
+Each sample needs ``ceil(H*W / step) + 1`` forward passes of a perturbed image; one
+sample's points alone rarely fill a batch on a GPU. Here the (sample, point) jobs of all
+samples are laid out sample after sample and cut into chunks of ``batch_size`` images,
+each chunk one forward on the model's device, so a chunk may hold the last points of one
+sample and the first of the next. ``batch_size`` bounds memory: at most that many
+perturbed images (and their activations) exist at a time; :func:`chunk_size_for` picks it
+from a memory budget.
+
+One sample gives exactly the chunks the per-sample code always used, so
+:func:`xai_eval.metrics.faithfulness.perturbation_curve` is this function with N = 1 and
+its numbers are unchanged. With several samples every image is perturbed and scored
+exactly as alone; whether the model returns bit-identical logits for an image in a
+different batch is the model's business (on the CPU most convolution kernels do; small
+matrix products may differ in the last float32 bit, ~1e-7).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from xai_eval.errors import InputValidationError
+
+OUTPUTS = ("softmax", "logit")
+
+
+def check_image(image: Any) -> torch.Tensor:
+    """One model-ready image as a finite float (C, H, W) tensor ((1, C, H, W) is accepted)."""
+    if not isinstance(image, torch.Tensor) or not image.is_floating_point():
+        raise InputValidationError(
+            "image must be a float torch.Tensor (C, H, W) in the model's normalised input space"
+        )
+    if image.dim() == 4 and image.shape[0] == 1:
+        image = image[0]
+    if image.dim() != 3:
+        raise InputValidationError(f"image must be (C, H, W) or (1, C, H, W); got {tuple(image.shape)}")
+    if not bool(torch.isfinite(image).all()):
+        raise InputValidationError("image contains NaN or Inf")
+    return image.detach()
+
+
+def saliency_ranks(saliency: Any, size: tuple[int, int], on_size_mismatch: str,
+                   device: torch.device) -> torch.Tensor:
+    """Each pixel's position (0 = most salient) in the stable descending order, (H, W) long.
+
+    The map is validated, resized if allowed, and ranked in float64 — on ``device`` when it
+    is a tensor there already, else on the CPU (:func:`~xai_eval.metrics.shapes.as_saliency`).
+    Ties keep raster order, so the ranking is deterministic.
+    """
+    height, width = size
+    if isinstance(saliency, torch.Tensor) and saliency.device.type != "cpu":
+        values = _device_saliency(saliency, size, on_size_mismatch)
+    else:
+        from xai_eval.metrics.shapes import as_saliency
+
+        values = torch.from_numpy(as_saliency(saliency, size, on_size_mismatch))
+    order = torch.argsort(-values.reshape(-1), stable=True)
+    rank = torch.empty(height * width, dtype=torch.long, device=order.device)
+    rank[order] = torch.arange(height * width, device=order.device)
+    return rank.view(height, width).to(device)
+
+
+def _device_saliency(saliency: torch.Tensor, size: tuple[int, int],
+                     on_size_mismatch: str) -> torch.Tensor:
+    """:func:`~xai_eval.metrics.shapes.as_saliency`'s rules for a tensor left on its device."""
+    values = saliency.detach()
+    while values.dim() > 2 and values.shape[0] == 1:
+        values = values[0]
+    if values.dim() == 3 and values.shape[-1] == 1:
+        values = values[..., 0]
+    if values.dim() != 2:
+        raise InputValidationError(f"saliency must be one (H, W) map; got {tuple(saliency.shape)}")
+    values = values.double()
+    if not bool(torch.isfinite(values).all()):
+        raise InputValidationError("saliency contains NaN or Inf")
+    if tuple(values.shape) != tuple(size):
+        if on_size_mismatch == "error":
+            raise InputValidationError(
+                f"saliency has size {tuple(values.shape)} but the image is {tuple(size)}; "
+                "resize the map to the image size, or pass on_size_mismatch='resize'")
+        values = F.interpolate(values[None, None], size=tuple(size), mode="bilinear",
+                               align_corners=False)[0, 0]
+    return values
+
+
+def chunk_size_for(image: torch.Tensor, budget_bytes: float, activation_factor: float = 64.0
+                   ) -> int:
+    """How many perturbed copies of ``image`` (C, H, W) one forward may take within
+    ``budget_bytes``: each costs its own size times ``activation_factor``, a rough
+    allowance for the activations it creates (ResNet-50 at 224x224 float32 needs ~60x)."""
+    per_image = image.numel() * image.element_size() * activation_factor
+    return max(1, int(budget_bytes // max(per_image, 1.0)))
+
+
+def _per_sample(value: torch.Tensor, n: int, shape: torch.Size, what: str) -> torch.Tensor:
+    """``value`` as (n, C, H, W): a per-sample stack, or one image/constant for all."""
+    if value.dim() == 4 and value.shape[0] == n:
+        return value
+    if value.dim() == 4 and value.shape[0] == 1:
+        value = value[0]
+    try:
+        return value.expand(shape).unsqueeze(0).expand(n, *shape)
+    except RuntimeError as exc:
+        raise InputValidationError(f"{what} of shape {tuple(value.shape)} does not broadcast "
+                                   f"to the images {tuple(shape)}") from exc
+
+
+def perturbation_curves(
+    model: nn.Module,
+    images: torch.Tensor,
+    targets: Sequence[int] | torch.Tensor,
+    saliencies: Sequence[Any],
+    starts: torch.Tensor,
+    finishes: torch.Tensor,
+    step: int,
+    *,
+    output: str = "softmax",
+    batch_size: int = 32,
+    on_size_mismatch: str = "error",
+) -> tuple[np.ndarray, np.ndarray]:
+    """(fractions (P,), scores (N, P)): each sample's class score as its pixels move, most
+    salient first, ``step`` at a time, from ``starts`` to ``finishes``.
+
+    Args:
+        model: the classifier; run in eval mode under ``no_grad``, mode restored after.
+        images: (N, C, H, W) model-ready images (they fix the size and device).
+        targets: N class indices.
+        saliencies: N maps (any shape :func:`~xai_eval.metrics.shapes.as_saliency` takes).
+        starts, finishes: (N, C, H, W) stacks, or one image / per-channel value for all.
+        step: pixels moved per point; ``P = ceil(H*W / step) + 1`` points.
+        output: ``"softmax"`` probability or raw ``"logit"``.
+        batch_size: perturbed images per forward (bounds memory).
+        on_size_mismatch: a map of another size is refused (``"error"``) or resized.
+    """
+    if output not in OUTPUTS:
+        raise InputValidationError(f"output must be one of {OUTPUTS}, not {output!r}")
+    if step < 1 or batch_size < 1:
+        raise InputValidationError("step and batch_size must be positive integers")
+    if images.dim() != 4:
+        raise InputValidationError(f"images must be (N, C, H, W); got {tuple(images.shape)}")
+    n = images.shape[0]
+    targets = [int(t) for t in (targets.tolist() if isinstance(targets, torch.Tensor) else targets)]
+    if len(targets) != n or len(saliencies) != n:
+        raise InputValidationError(
+            f"{n} images need {n} targets and {n} maps; got {len(targets)} and {len(saliencies)}")
+    images = torch.stack([check_image(image) for image in images]) if n else images
+    height, width = images.shape[-2:]
+    device = images.device
+    ranks = torch.stack([saliency_ranks(s, (height, width), on_size_mismatch, device)
+                         for s in saliencies]) if n else images.new_zeros((0, height, width))
+    n_pixels = height * width
+    n_points = math.ceil(n_pixels / step) + 1
+    changed = torch.clamp(torch.arange(n_points) * step, max=n_pixels)
+    start = _per_sample(starts.to(images), n, images.shape[1:], "start")
+    finish = _per_sample(finishes.to(images), n, images.shape[1:], "finish")
+    target_index = torch.tensor(targets, dtype=torch.long)
+    jobs = torch.arange(n * n_points)  # sample-major: sample s, point k is job s * P + k
+    scores = []
+    was_training = model.training
+    try:
+        model.eval()
+        with torch.no_grad():
+            for chunk in jobs.split(batch_size):
+                sample = chunk // n_points
+                on_device = sample.to(device)
+                moved = ranks[on_device] < changed[chunk % n_points].to(device)[:, None, None]
+                batch = torch.where(moved[:, None], finish[on_device], start[on_device])
+                scores.append(_class_scores(model, batch, target_index[sample], output).cpu())
+    finally:
+        model.train(was_training)
+    fractions = (changed.double() / n_pixels).numpy()
+    flat = torch.cat(scores).numpy() if scores else np.zeros(0)
+    return fractions, flat.reshape(n, n_points)
+
+
+def _class_scores(model: nn.Module, batch: torch.Tensor, targets: torch.Tensor,
+                  output: str) -> torch.Tensor:
+    """Each row's score for its own target class (float64)."""
+    logits = model(batch)
+    bad = [t for t in targets.tolist() if logits.dim() != 2 or not 0 <= t < logits.shape[1]]
+    if bad:
+        raise InputValidationError(
+            f"model output has shape {tuple(logits.shape)}; target class {bad[0]} is not in it")
+    values = logits.double()
+    if output == "softmax":
+        values = torch.softmax(values, dim=1)
+    return values.gather(1, targets.to(values.device)[:, None])[:, 0]
+
+
+def curve_aucs(fractions: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """Trapezoidal area of each row of ``scores`` over the fraction axis [0, 1]."""
+    widths = fractions[1:] - fractions[:-1]
+    return np.sum(widths * (scores[:, 1:] + scores[:, :-1]) / 2.0, axis=1)
+
+
+__all__ = ["OUTPUTS", "check_image", "chunk_size_for", "curve_aucs", "perturbation_curves",
+           "saliency_ranks"]
