@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from xai_eval.errors import InputValidationError
+from xai_eval.metrics import device
 from xai_eval.metrics.components import label_boxes
 from xai_eval.metrics.shapes import as_boxes, as_saliency, normalize_map
 
@@ -65,13 +66,19 @@ def boxes_at_threshold(
     normalized: np.ndarray, threshold: float, components: str = "largest", connectivity: int = 8
 ) -> np.ndarray:
     """Boxes of the components of ``normalized >= threshold`` (already in [0, 1])."""
+    return boxes_of_foreground(normalized >= threshold, components, connectivity)
+
+
+def boxes_of_foreground(foreground: np.ndarray, components: str = "largest",
+                        connectivity: int = 8) -> np.ndarray:
+    """Boxes of a binary foreground's components: all, or the largest (ties: the first in
+    raster order)."""
     if components not in COMPONENT_RULES:
         raise InputValidationError(
             f"components must be one of {COMPONENT_RULES}, not {components!r}"
         )
-    boxes, sizes = component_boxes(normalized >= threshold, connectivity)
+    boxes, sizes = component_boxes(foreground, connectivity)
     if components == "largest" and len(boxes):
-        # ties between equally large components: the first in raster order
         return boxes[int(np.argmax(sizes))][None]
     return boxes
 
@@ -100,6 +107,10 @@ def box_from_saliency(
     """
     if not 0.0 <= threshold <= 1.0:
         raise InputValidationError(f"threshold must be in [0, 1], not {threshold}")
+    if device.on_accelerator(saliency):  # threshold on the device, label the bits here
+        normalized_t = device.normalize_map(device.device_saliency(saliency), normalization)
+        foreground = (normalized_t >= threshold).cpu().numpy()
+        return boxes_of_foreground(foreground, components, connectivity).tolist()
     normalized = normalize_map(as_saliency(saliency), normalization)
     return boxes_at_threshold(normalized, threshold, components, connectivity).tolist()
 
@@ -122,5 +133,6 @@ __all__ = [
     "box_from_saliency",
     "box_iou",
     "boxes_at_threshold",
+    "boxes_of_foreground",
     "component_boxes",
 ]

@@ -22,6 +22,7 @@ value[p]``, so pixel ``p`` is foreground at threshold index ``k`` iff ``k < leve
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from functools import cache
 from typing import Any
 
@@ -108,17 +109,39 @@ def sweep_best_ious(
         threshold the best IoU over the boxes of all components of ``normalized >= tau``
         (0 when nothing passes), and the IoU of the largest component's box.
     """
+    flat = np.ascontiguousarray(normalized, dtype=np.float64).ravel()
+
+    def levels_of(unique: np.ndarray) -> np.ndarray:
+        out = _WORKSPACE.buffers(*normalized.shape)["levels"][:flat.size]
+        _kernels().count_at_or_below(flat, unique, out)
+        return out
+
+    return sweep_best_ious_from_levels(levels_of, normalized.shape, gt_boxes, thresholds,
+                                       connectivity)
+
+
+def sweep_best_ious_from_levels(
+    levels_of: Callable[[np.ndarray], np.ndarray],
+    shape: tuple[int, int],
+    gt_boxes: np.ndarray,
+    thresholds: np.ndarray,
+    connectivity: int = 8,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`sweep_best_ious` from the pixel levels instead of the map.
+
+    ``levels_of(sorted_unique_thresholds)`` returns each pixel's level (int32, raster
+    order) — computed wherever the map lives (:func:`xai_eval.metrics.device.threshold_levels`
+    on a GPU).
+    """
     check_connectivity(connectivity)
     thresholds = np.asarray(thresholds, dtype=np.float64).reshape(-1)
     if thresholds.size == 0:
         return np.zeros(0), np.zeros(0)
     unique, inverse = np.unique(thresholds, return_inverse=True)
-    height, width = normalized.shape
+    height, width = shape
+    levels = np.ascontiguousarray(levels_of(unique), dtype=np.int32)
     gt = np.ascontiguousarray(gt_boxes, dtype=np.float64).reshape(-1, 4)
     work = _WORKSPACE.buffers(height, width)
-    levels = work["levels"][:height * width]
-    _kernels().count_at_or_below(np.ascontiguousarray(normalized, dtype=np.float64).ravel(),
-                                 unique, levels)
     best_all, best_largest = _kernels().sweep_thresholds(
         levels, height, width, len(unique), connectivity == 8, gt, work["padded"],
         work["parent"], work["stats"], work["order"], work["alive"], work["iou"], work["dirty"])
@@ -140,5 +163,5 @@ def label_boxes(binary: np.ndarray, connectivity: int = 8) -> tuple[np.ndarray, 
                                        work["parent"], work["stats"], work["order"])
 
 
-__all__ = ["CONNECTIVITIES", "check_connectivity", "label_boxes", "pixel_levels_of",
-           "sweep_best_ious"]
+__all__ = ["CONNECTIVITIES", "Workspace", "check_connectivity", "label_boxes", "pixel_levels_of",
+           "sweep_best_ious", "sweep_best_ious_from_levels"]

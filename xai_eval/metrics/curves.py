@@ -26,9 +26,10 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from xai_eval.errors import InputValidationError
+from xai_eval.metrics import device as device_module
+from xai_eval.metrics.shapes import as_saliency
 
 OUTPUTS = ("softmax", "logit")
 
@@ -57,39 +58,14 @@ def saliency_ranks(saliency: Any, size: tuple[int, int], on_size_mismatch: str,
     Ties keep raster order, so the ranking is deterministic.
     """
     height, width = size
-    if isinstance(saliency, torch.Tensor) and saliency.device.type != "cpu":
-        values = _device_saliency(saliency, size, on_size_mismatch)
+    if device_module.on_accelerator(saliency):
+        values = device_module.device_saliency(saliency, size, on_size_mismatch)
     else:
-        from xai_eval.metrics.shapes import as_saliency
-
         values = torch.from_numpy(as_saliency(saliency, size, on_size_mismatch))
     order = torch.argsort(-values.reshape(-1), stable=True)
     rank = torch.empty(height * width, dtype=torch.long, device=order.device)
     rank[order] = torch.arange(height * width, device=order.device)
     return rank.view(height, width).to(device)
-
-
-def _device_saliency(saliency: torch.Tensor, size: tuple[int, int],
-                     on_size_mismatch: str) -> torch.Tensor:
-    """:func:`~xai_eval.metrics.shapes.as_saliency`'s rules for a tensor left on its device."""
-    values = saliency.detach()
-    while values.dim() > 2 and values.shape[0] == 1:
-        values = values[0]
-    if values.dim() == 3 and values.shape[-1] == 1:
-        values = values[..., 0]
-    if values.dim() != 2:
-        raise InputValidationError(f"saliency must be one (H, W) map; got {tuple(saliency.shape)}")
-    values = values.double()
-    if not bool(torch.isfinite(values).all()):
-        raise InputValidationError("saliency contains NaN or Inf")
-    if tuple(values.shape) != tuple(size):
-        if on_size_mismatch == "error":
-            raise InputValidationError(
-                f"saliency has size {tuple(values.shape)} but the image is {tuple(size)}; "
-                "resize the map to the image size, or pass on_size_mismatch='resize'")
-        values = F.interpolate(values[None, None], size=tuple(size), mode="bilinear",
-                               align_corners=False)[0, 0]
-    return values
 
 
 def chunk_size_for(image: torch.Tensor, budget_bytes: float, activation_factor: float = 64.0
