@@ -27,19 +27,24 @@ from .conftest import TinyCNN
 from .reference_curves import reference_auc, reference_curve
 
 
-def _samples(n: int, size: int = 12, seed: int = 0) -> tuple[torch.Tensor, list, list[int]]:
+def _samples(n: int, size: int = 12, seed: int = 0, channels_last: bool = False
+             ) -> tuple[torch.Tensor, list, list[int]]:
     generator = torch.Generator().manual_seed(seed)
     images = torch.randn(n, 3, size, size, generator=generator)
+    if channels_last:  # what HWC pixels permuted to CHW give (the embedded preprocess)
+        images = images.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2)
     maps = [torch.rand(size, size, generator=generator) for _ in range(n)]
     maps[0] = torch.round(maps[0] * 3)  # ties: raster order decides
     targets = [int(t) for t in torch.randint(0, 3, (n,), generator=generator)]
     return images, maps, targets
 
 
+@pytest.mark.parametrize("channels_last", [False, True])
 @pytest.mark.parametrize("step,batch_size", [(1, 32), (7, 5), (144, 2), (50, 1)])
-def test_one_sample_equals_the_per_sample_code_bit_for_bit(step: int, batch_size: int) -> None:
+def test_one_sample_equals_the_per_sample_code_bit_for_bit(step: int, batch_size: int,
+                                                          channels_last: bool) -> None:
     model = TinyCNN().eval()
-    images, maps, targets = _samples(3)
+    images, maps, targets = _samples(3, channels_last=channels_last)
     for image, sal, target in zip(images, maps, targets, strict=True):
         for start, finish in ((image, torch.zeros(3, 1, 1)), (blur_image(image, 3, 1.0), image)):
             expected = reference_curve(model, image, target, sal, start, finish, step,

@@ -9,7 +9,9 @@ sample and the first of the next. ``batch_size`` bounds memory: at most that man
 perturbed images (and their activations) exist at a time; :func:`chunk_size_for` picks it
 from a memory budget.
 
-One sample gives exactly the chunks the per-sample code always used, so
+One sample gives exactly the chunks the per-sample code always used — the same images,
+built the same way, with the same memory layout (a channels-last image gives
+channels-last batches, and so the same convolution kernels) — so
 :func:`xai_eval.metrics.faithfulness.perturbation_curve` is this function with N = 1 and
 its numbers are unchanged. With several samples every image is perturbed and scored
 exactly as alone; whether the model returns bit-identical logits for an image in a
@@ -77,17 +79,26 @@ def chunk_size_for(image: torch.Tensor, budget_bytes: float, activation_factor: 
     return max(1, int(budget_bytes // max(per_image, 1.0)))
 
 
-def _per_sample(value: torch.Tensor, n: int, shape: torch.Size, what: str) -> torch.Tensor:
-    """``value`` as (n, C, H, W): a per-sample stack, or one image/constant for all."""
-    if value.dim() == 4 and value.shape[0] == n:
-        return value
-    if value.dim() == 4 and value.shape[0] == 1:
-        value = value[0]
-    try:
-        return value.expand(shape).unsqueeze(0).expand(n, *shape)
-    except RuntimeError as exc:
-        raise InputValidationError(f"{what} of shape {tuple(value.shape)} does not broadcast "
-                                   f"to the images {tuple(shape)}") from exc
+def _per_sample(value: torch.Tensor | Sequence[torch.Tensor], images: torch.Tensor, what: str
+                ) -> list[torch.Tensor]:
+    """One (C, H, W) view per image: from a list or an (N, C, H, W) stack, or one image /
+    per-channel value shared by all, broadcast the way the per-sample code always did
+    (``value.to(image).expand_as(image)``, so each image keeps its own strides)."""
+    n = images.shape[0]
+    if isinstance(value, torch.Tensor) and value.dim() == 4 and value.shape[0] == n and n != 1:
+        value = list(value)
+    elif isinstance(value, torch.Tensor):
+        value = [value[0] if value.dim() == 4 else value] * n
+    if len(value) != n:
+        raise InputValidationError(f"{what}: {len(value)} images for {n} samples")
+    out = []
+    for item, image in zip(value, images, strict=True):
+        try:
+            out.append(item.to(image).expand_as(image))
+        except RuntimeError as exc:
+            raise InputValidationError(f"{what} of shape {tuple(item.shape)} does not broadcast "
+                                       f"to the images {tuple(image.shape)}") from exc
+    return out
 
 
 def perturbation_curves(
@@ -95,8 +106,8 @@ def perturbation_curves(
     images: torch.Tensor,
     targets: Sequence[int] | torch.Tensor,
     saliencies: Sequence[Any],
-    starts: torch.Tensor,
-    finishes: torch.Tensor,
+    starts: torch.Tensor | Sequence[torch.Tensor],
+    finishes: torch.Tensor | Sequence[torch.Tensor],
     step: int,
     *,
     output: str = "softmax",
@@ -111,7 +122,8 @@ def perturbation_curves(
         images: (N, C, H, W) model-ready images (they fix the size and device).
         targets: N class indices.
         saliencies: N maps (any shape :func:`~xai_eval.metrics.shapes.as_saliency` takes).
-        starts, finishes: (N, C, H, W) stacks, or one image / per-channel value for all.
+        starts, finishes: N images (a list or an (N, C, H, W) stack), or one image /
+            per-channel value for all.
         step: pixels moved per point; ``P = ceil(H*W / step) + 1`` points.
         output: ``"softmax"`` probability or raw ``"logit"``.
         batch_size: perturbed images per forward (bounds memory).
@@ -121,36 +133,42 @@ def perturbation_curves(
         raise InputValidationError(f"output must be one of {OUTPUTS}, not {output!r}")
     if step < 1 or batch_size < 1:
         raise InputValidationError("step and batch_size must be positive integers")
-    if images.dim() != 4:
-        raise InputValidationError(f"images must be (N, C, H, W); got {tuple(images.shape)}")
+    if not isinstance(images, torch.Tensor) or images.dim() != 4:
+        shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
+        raise InputValidationError(f"images must be an (N, C, H, W) tensor; got {shape}")
     n = images.shape[0]
     targets = [int(t) for t in (targets.tolist() if isinstance(targets, torch.Tensor) else targets)]
     if len(targets) != n or len(saliencies) != n:
         raise InputValidationError(
             f"{n} images need {n} targets and {n} maps; got {len(targets)} and {len(saliencies)}")
-    images = torch.stack([check_image(image) for image in images]) if n else images
+    for image in images:
+        check_image(image)
+    images = images.detach()  # as given: each image keeps its strides (and so its kernels)
     height, width = images.shape[-2:]
     device = images.device
-    ranks = torch.stack([saliency_ranks(s, (height, width), on_size_mismatch, device)
-                         for s in saliencies]) if n else images.new_zeros((0, height, width))
+    ranks = [saliency_ranks(s, (height, width), on_size_mismatch, device) for s in saliencies]
     n_pixels = height * width
     n_points = math.ceil(n_pixels / step) + 1
     changed = torch.clamp(torch.arange(n_points) * step, max=n_pixels)
-    start = _per_sample(starts.to(images), n, images.shape[1:], "start")
-    finish = _per_sample(finishes.to(images), n, images.shape[1:], "finish")
-    target_index = torch.tensor(targets, dtype=torch.long)
-    jobs = torch.arange(n * n_points)  # sample-major: sample s, point k is job s * P + k
+    start = _per_sample(starts, images, "start")
+    finish = _per_sample(finishes, images, "finish")
     scores = []
     was_training = model.training
     try:
         model.eval()
         with torch.no_grad():
-            for chunk in jobs.split(batch_size):
-                sample = chunk // n_points
-                on_device = sample.to(device)
-                moved = ranks[on_device] < changed[chunk % n_points].to(device)[:, None, None]
-                batch = torch.where(moved[:, None], finish[on_device], start[on_device])
-                scores.append(_class_scores(model, batch, target_index[sample], output).cpu())
+            for first in range(0, n * n_points, batch_size):
+                last = min(first + batch_size, n * n_points)  # jobs [first, last)
+                parts, chunk_targets = [], []
+                for s in range(first // n_points, (last - 1) // n_points + 1):
+                    lo, hi = max(first, s * n_points), min(last, (s + 1) * n_points)
+                    points = changed[lo - s * n_points:hi - s * n_points].to(device)
+                    moved = ranks[s][None] < points[:, None, None]
+                    parts.append(torch.where(moved[:, None], finish[s][None], start[s][None]))
+                    chunk_targets += [targets[s]] * (hi - lo)
+                batch = parts[0] if len(parts) == 1 else torch.cat(parts)
+                scores.append(_class_scores(model, batch, torch.tensor(chunk_targets),
+                                            output).cpu())
     finally:
         model.train(was_training)
     fractions = (changed.double() / n_pixels).numpy()

@@ -166,8 +166,7 @@ def insertion_aucs(
     on_size_mismatch: str = "error",
 ) -> np.ndarray:
     """:func:`insertion_auc` of N samples, their perturbed images sharing forwards (N,)."""
-    starts = torch.stack([blur_image(_check_image(image), blur_kernel, blur_sigma)
-                          for image in images]) if len(images) else images
+    starts = [blur_image(_check_image(image), blur_kernel, blur_sigma) for image in images]
     fractions, scores = perturbation_curves(model, images, targets, saliencies, starts, images,
                                             step, output=output, batch_size=batch_size,
                                             on_size_mismatch=on_size_mismatch)
