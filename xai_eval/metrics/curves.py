@@ -73,8 +73,9 @@ def saliency_ranks(saliency: Any, size: tuple[int, int], on_size_mismatch: str,
 def chunk_size_for(image: torch.Tensor, budget_bytes: float, activation_factor: float = 64.0
                    ) -> int:
     """How many perturbed copies of ``image`` (C, H, W) one forward may take within
-    ``budget_bytes``: each costs its own size times ``activation_factor``, a rough
-    allowance for the activations it creates (ResNet-50 at 224x224 float32 needs ~60x)."""
+    ``budget_bytes``: each costs its own size times ``activation_factor``, a rough and
+    generous allowance for the activations a forward without autograd keeps alive at once
+    (measure a model with unusually wide layers)."""
     per_image = image.numel() * image.element_size() * activation_factor
     return max(1, int(budget_bytes // max(per_image, 1.0)))
 
