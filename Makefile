@@ -19,6 +19,10 @@ $(STAMP): pyproject.toml Makefile
 	# pytorch-grad-cam is a benchmark/test-only peer; its deps minus the GUI OpenCV.
 	$(PY) -m pip install -q ttach opencv-python-headless scikit-learn
 	$(PY) -m pip install -q --no-deps 'grad-cam>=1.5'
+	# Metric peers for benchmarks/suite.py and the oracle tests; --no-deps keeps torch and
+	# the headless OpenCV as they are (Quantus asks for the GUI opencv-python).
+	$(PY) -m pip install -q cachetools pandas
+	$(PY) -m pip install -q --no-deps 'quantus==0.6.0' 'torchcam==0.5.0'
 	# The example third-party plugin, installed the way a user installs one.
 	$(PY) -m pip install -q --no-deps -e examples/xai-eval-example-plugin
 	touch $(STAMP)

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import numpy as np
+import torch
 
+from xai_eval.metrics import device
 from xai_eval.metrics.accumulate import CountingMetric, ratio, saliency_in_frame
 from xai_eval.metrics.base import MetricSample
 from xai_eval.metrics.localization import localization_correct
@@ -52,7 +54,9 @@ class LocalizationError(CountingMetric):
         fit = cfg["on_size_mismatch"]
         topk_maps = None
         if sample.topk_saliency is not None:
-            topk_maps = np.stack([saliency_in_frame(sample, m, fit) for m in sample.topk_saliency])
+            framed = [saliency_in_frame(sample, m, fit) for m in sample.topk_saliency]
+            topk_maps = torch.stack(framed) if device.on_accelerator(sample.topk_saliency) \
+                else np.stack(framed)
         result = localization_correct(
             sample.gt_class, sample.gt_boxes, saliency_in_frame(sample, sample.saliency, fit),
             sample.topk_classes, topk_maps,

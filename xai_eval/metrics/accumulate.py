@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from xai_eval.errors import InputValidationError
+from xai_eval.metrics import device
 from xai_eval.metrics.base import Metric, MetricSample
 from xai_eval.metrics.shapes import as_saliency
 
@@ -161,7 +162,9 @@ def frame_size(sample: MetricSample) -> tuple[int, int] | None:
 def saliency_in_frame(sample: MetricSample, saliency: Any, on_size_mismatch: str) -> np.ndarray:
     """``saliency`` as an (H, W) array in the sample's image frame: resized bilinearly when
     its size differs, or refused (``on_size_mismatch="error"``); boxes are only meaningful
-    in that frame."""
+    in that frame. A map on an accelerator stays there (:mod:`xai_eval.metrics.device`)."""
+    if device.on_accelerator(saliency):
+        return device.device_saliency(saliency, frame_size(sample), on_size_mismatch)
     return as_saliency(saliency, frame_size(sample), on_size_mismatch)
 
 

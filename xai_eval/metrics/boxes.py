@@ -17,16 +17,13 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy import ndimage
 
 from xai_eval.errors import InputValidationError
+from xai_eval.metrics import device
+from xai_eval.metrics.components import label_boxes
 from xai_eval.metrics.shapes import as_boxes, as_saliency, normalize_map
 
 COMPONENT_RULES = ("largest", "all")
-_STRUCTURES = {
-    8: np.ones((3, 3), dtype=bool),
-    4: ndimage.generate_binary_structure(2, 1),
-}
 
 
 def box_iou(a: Any, b: Any, *, box_format: str = "xyxy", inclusive: bool = False) -> np.ndarray:
@@ -59,43 +56,29 @@ def _pairwise_iou(a: np.ndarray, b: np.ndarray, inclusive: bool = False) -> np.n
 def component_boxes(binary: np.ndarray, connectivity: int = 8) -> tuple[np.ndarray, np.ndarray]:
     """Boxes (K, 4, xyxy exclusive) and pixel counts (K,) of a binary mask's components.
 
-    Components come in scipy's label order (raster order of their first pixel).
+    Components come in raster order of their first pixel (``scipy.ndimage.label``'s
+    order); one union-find pass (:func:`xai_eval.metrics.components.label_boxes`).
     """
-    if connectivity not in _STRUCTURES:
-        raise InputValidationError(f"connectivity must be 4 or 8, not {connectivity}")
-    labels, count = ndimage.label(binary, structure=_STRUCTURES[connectivity])
-    if count == 0:
-        return np.zeros((0, 4)), np.zeros(0, dtype=np.int64)
-    # vectorised per-label extents (a Python loop over find_objects' slices is ~10x slower
-    # on noisy maps with thousands of components)
-    flat = labels.ravel()
-    index = np.flatnonzero(flat)
-    label = flat[index] - 1
-    rows, cols = np.divmod(index, labels.shape[1])
-    x1 = np.full(count, np.iinfo(np.int64).max)
-    y1 = np.full(count, np.iinfo(np.int64).max)
-    x2 = np.full(count, -1)
-    y2 = np.full(count, -1)
-    np.minimum.at(x1, label, cols)
-    np.minimum.at(y1, label, rows)
-    np.maximum.at(x2, label, cols)
-    np.maximum.at(y2, label, rows)
-    boxes = np.stack([x1, y1, x2 + 1, y2 + 1], axis=1).astype(np.float64)
-    sizes = np.bincount(label, minlength=count)
-    return boxes, sizes
+    return label_boxes(binary, connectivity)
 
 
 def boxes_at_threshold(
     normalized: np.ndarray, threshold: float, components: str = "largest", connectivity: int = 8
 ) -> np.ndarray:
     """Boxes of the components of ``normalized >= threshold`` (already in [0, 1])."""
+    return boxes_of_foreground(normalized >= threshold, components, connectivity)
+
+
+def boxes_of_foreground(foreground: np.ndarray, components: str = "largest",
+                        connectivity: int = 8) -> np.ndarray:
+    """Boxes of a binary foreground's components: all, or the largest (ties: the first in
+    raster order)."""
     if components not in COMPONENT_RULES:
         raise InputValidationError(
             f"components must be one of {COMPONENT_RULES}, not {components!r}"
         )
-    boxes, sizes = component_boxes(normalized >= threshold, connectivity)
+    boxes, sizes = component_boxes(foreground, connectivity)
     if components == "largest" and len(boxes):
-        # ties between equally large components: the first in raster order
         return boxes[int(np.argmax(sizes))][None]
     return boxes
 
@@ -124,6 +107,10 @@ def box_from_saliency(
     """
     if not 0.0 <= threshold <= 1.0:
         raise InputValidationError(f"threshold must be in [0, 1], not {threshold}")
+    if device.on_accelerator(saliency):  # threshold on the device, label the bits here
+        normalized_t = device.normalize_map(device.device_saliency(saliency), normalization)
+        foreground = (normalized_t >= threshold).cpu().numpy()
+        return boxes_of_foreground(foreground, components, connectivity).tolist()
     normalized = normalize_map(as_saliency(saliency), normalization)
     return boxes_at_threshold(normalized, threshold, components, connectivity).tolist()
 
@@ -146,5 +133,6 @@ __all__ = [
     "box_from_saliency",
     "box_iou",
     "boxes_at_threshold",
+    "boxes_of_foreground",
     "component_boxes",
 ]

@@ -27,6 +27,7 @@ or excludes, a parameter).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -37,34 +38,9 @@ from scipy.stats import rankdata
 
 from xai_eval.api import get_explainer
 from xai_eval.errors import InputValidationError
+from xai_eval.metrics.curves import OUTPUTS, curve_aucs, perturbation_curves
+from xai_eval.metrics.curves import check_image as _check_image
 from xai_eval.metrics.shapes import as_saliency, is_constant
-
-OUTPUTS = ("softmax", "logit")
-
-
-def _check_image(image: Any) -> torch.Tensor:
-    if not isinstance(image, torch.Tensor) or not image.is_floating_point():
-        raise InputValidationError(
-            "image must be a float torch.Tensor (C, H, W) in the model's normalised input space"
-        )
-    if image.dim() == 4 and image.shape[0] == 1:
-        image = image[0]
-    if image.dim() != 3:
-        raise InputValidationError(f"image must be (C, H, W) or (1, C, H, W); got {tuple(image.shape)}")
-    if not bool(torch.isfinite(image).all()):
-        raise InputValidationError("image contains NaN or Inf")
-    return image.detach()
-
-
-def _class_scores(model: nn.Module, batch: torch.Tensor, target: int, output: str) -> torch.Tensor:
-    logits = model(batch)
-    if logits.dim() != 2 or not 0 <= target < logits.shape[1]:
-        raise InputValidationError(
-            f"model output has shape {tuple(logits.shape)}; target class {target} is not in it"
-        )
-    if output == "softmax":
-        return torch.softmax(logits.double(), dim=1)[:, target]
-    return logits.double()[:, target]
 
 
 def blur_image(image: torch.Tensor, kernel_size: int = 11, sigma: float = 5.0) -> torch.Tensor:
@@ -93,33 +69,11 @@ def perturbation_curve(
     resized bilinearly (``"resize"``) before ranking.
     """
     image = _check_image(image)
-    if output not in OUTPUTS:
-        raise InputValidationError(f"output must be one of {OUTPUTS}, not {output!r}")
-    if step < 1 or batch_size < 1:
-        raise InputValidationError("step and batch_size must be positive integers")
-    height, width = image.shape[-2:]
-    sal = as_saliency(saliency, (height, width), on_size_mismatch)
-    n_pixels = height * width
-    order = torch.argsort(torch.from_numpy(-sal.ravel()), stable=True)
-    rank = torch.empty(n_pixels, dtype=torch.long)
-    rank[order] = torch.arange(n_pixels)
-    rank = rank.view(height, width).to(image.device)
-    n_steps = math.ceil(n_pixels / step)
-    changed = torch.clamp(torch.arange(n_steps + 1) * step, max=n_pixels)
-    start = start.to(image).expand_as(image)
-    finish = finish.to(image).expand_as(image)
-    was_training = model.training
-    scores = []
-    try:
-        model.eval()
-        with torch.no_grad():
-            for chunk in changed.split(batch_size):
-                moved = rank[None] < chunk.to(image.device)[:, None, None]  # (b, H, W)
-                batch = torch.where(moved[:, None], finish[None], start[None])
-                scores.append(_class_scores(model, batch, int(target), output).cpu())
-    finally:
-        model.train(was_training)
-    return (changed.double() / n_pixels).numpy(), torch.cat(scores).numpy()
+    fractions, scores = perturbation_curves(model, image[None], [int(target)], [saliency],
+                                            start, finish, step, output=output,
+                                            batch_size=batch_size,
+                                            on_size_mismatch=on_size_mismatch)
+    return fractions, scores[0]
 
 
 def curve_auc(fractions: np.ndarray, scores: np.ndarray) -> float:
@@ -174,6 +128,49 @@ def insertion_auc(
                                            output=output, batch_size=batch_size,
                                            on_size_mismatch=on_size_mismatch)
     return curve_auc(fractions, scores)
+
+
+def deletion_aucs(
+    model: nn.Module,
+    images: torch.Tensor,
+    targets: Sequence[int] | torch.Tensor,
+    saliencies: Sequence[Any],
+    step: int = 224,
+    baseline: float | torch.Tensor = 0.0,
+    *,
+    output: str = "softmax",
+    batch_size: int = 32,
+    on_size_mismatch: str = "error",
+) -> np.ndarray:
+    """:func:`deletion_auc` of N samples, their perturbed images sharing forwards (N,)."""
+    finish = torch.as_tensor(baseline, dtype=images.dtype)
+    if finish.dim() == 1:
+        finish = finish[:, None, None]
+    fractions, scores = perturbation_curves(model, images, targets, saliencies, images, finish,
+                                            step, output=output, batch_size=batch_size,
+                                            on_size_mismatch=on_size_mismatch)
+    return curve_aucs(fractions, scores)
+
+
+def insertion_aucs(
+    model: nn.Module,
+    images: torch.Tensor,
+    targets: Sequence[int] | torch.Tensor,
+    saliencies: Sequence[Any],
+    step: int = 224,
+    blur_kernel: int = 11,
+    blur_sigma: float = 5.0,
+    *,
+    output: str = "softmax",
+    batch_size: int = 32,
+    on_size_mismatch: str = "error",
+) -> np.ndarray:
+    """:func:`insertion_auc` of N samples, their perturbed images sharing forwards (N,)."""
+    starts = [blur_image(_check_image(image), blur_kernel, blur_sigma) for image in images]
+    fractions, scores = perturbation_curves(model, images, targets, saliencies, starts, images,
+                                            step, output=output, batch_size=batch_size,
+                                            on_size_mismatch=on_size_mismatch)
+    return curve_aucs(fractions, scores)
 
 
 def occlusion_map(
@@ -241,7 +238,9 @@ __all__ = [
     "blur_image",
     "curve_auc",
     "deletion_auc",
+    "deletion_aucs",
     "insertion_auc",
+    "insertion_aucs",
     "occlusion_map",
     "perturbation_curve",
     "rank_correlation",

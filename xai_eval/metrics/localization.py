@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from xai_eval.errors import InputValidationError
+from xai_eval.metrics import device
 from xai_eval.metrics.boxes import box_correct, box_from_saliency
 from xai_eval.metrics.shapes import as_boxes, to_numpy
 
@@ -85,7 +86,8 @@ def localization_correct(
         result["gt_known"] = box_is_correct(saliency, gt_boxes, **rule)
     if topk_classes is not None and topk_saliency is not None:
         classes = to_numpy(topk_classes, "topk_classes").reshape(-1).astype(np.int64)
-        maps = to_numpy(topk_saliency, "topk_saliency")
+        maps = (topk_saliency if device.on_accelerator(topk_saliency)  # stays on its device
+                else to_numpy(topk_saliency, "topk_saliency"))
         if maps.ndim != 3 or maps.shape[0] < min(len(classes), top_k):
             raise InputValidationError(
                 f"topk_saliency must be (K, H, W) with one map per class in topk_classes; got "

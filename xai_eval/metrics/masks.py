@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from xai_eval.errors import InputValidationError
+from xai_eval.metrics import device
 from xai_eval.metrics.shapes import as_mask, as_saliency, normalize_map
 
 
@@ -29,6 +30,10 @@ def mask_overlap(
     if not 0.0 <= threshold <= 1.0:
         raise InputValidationError(f"threshold must be in [0, 1], not {threshold}")
     mask = as_mask(gt_mask)
+    if device.on_accelerator(saliency):
+        sal_t = device.device_saliency(saliency, mask.shape, on_size_mismatch)
+        return device.mask_overlap(sal_t, device.device_mask(mask, sal_t.device), threshold,
+                                   normalization)
     sal = as_saliency(saliency, mask.shape, on_size_mismatch)
     predicted = normalize_map(sal, normalization) >= threshold
     return int((predicted & mask).sum()), int((predicted | mask).sum())

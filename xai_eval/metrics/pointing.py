@@ -31,6 +31,7 @@ import numpy as np
 from scipy import ndimage
 
 from xai_eval.errors import InputValidationError
+from xai_eval.metrics import device
 from xai_eval.metrics.shapes import (
     as_boxes,
     as_mask,
@@ -57,6 +58,22 @@ def _region_and_map(
         return sal, mask
     sal = as_saliency(saliency)
     return sal, gt_region(sal.shape, gt_boxes=gt_boxes, box_format=box_format)
+
+
+def _device_region_and_map(
+    saliency: Any, gt_mask: Any, gt_boxes: Any, box_format: str, on_size_mismatch: str
+) -> tuple[Any, Any]:
+    """:func:`_region_and_map` for a map on an accelerator: both come back on its device."""
+    if gt_mask is not None and gt_boxes is not None:
+        raise InputValidationError("give gt_mask or gt_boxes, not both")
+    if gt_mask is not None and _looks_like_boxes(gt_mask):
+        gt_boxes, gt_mask = gt_mask, None
+    if gt_mask is not None:
+        mask = device.device_mask(gt_mask, saliency.device)
+        return device.device_saliency(saliency, tuple(mask.shape), on_size_mismatch), mask
+    sal = device.device_saliency(saliency)
+    region = gt_region(tuple(sal.shape), gt_boxes=gt_boxes, box_format=box_format)
+    return sal, device.device_mask(region, sal.device)
 
 
 def _looks_like_boxes(value: Any) -> bool:
@@ -125,6 +142,10 @@ def pointing_hit(
         raise InputValidationError(f"tie must be one of {TIE_RULES}, not {tie!r}")
     if tolerance < 0:
         raise InputValidationError(f"tolerance must be >= 0 pixels, not {tolerance}")
+    if device.on_accelerator(saliency):
+        sal_t, mask_t = _device_region_and_map(saliency, gt_mask, gt_boxes, box_format,
+                                               on_size_mismatch)
+        return device.pointing_hit(sal_t, mask_t, tolerance, tie)
     sal, mask = _region_and_map(saliency, gt_mask, gt_boxes, box_format, on_size_mismatch)
     if not mask.any():
         return None
@@ -152,6 +173,9 @@ def energy_in_region(
     map has no mass anywhere and scores 0.0 (defined, never NaN); an empty region returns
     None (exclude and count).
     """
+    if device.on_accelerator(saliency):
+        return device.energy_in_region(*_device_region_and_map(
+            saliency, gt_mask, gt_boxes, box_format, on_size_mismatch))
     sal, mask = _region_and_map(saliency, gt_mask, gt_boxes, box_format, on_size_mismatch)
     if not mask.any():
         return None

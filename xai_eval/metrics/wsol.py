@@ -36,7 +36,8 @@ from typing import Any
 import numpy as np
 
 from xai_eval.errors import InputValidationError
-from xai_eval.metrics.boxes import _pairwise_iou, component_boxes
+from xai_eval.metrics import device
+from xai_eval.metrics.components import sweep_best_ious, sweep_best_ious_from_levels
 from xai_eval.metrics.shapes import as_boxes, as_mask, as_saliency, normalize_map
 
 IOU_THRESHOLDS = (0.3, 0.5, 0.7)
@@ -67,27 +68,15 @@ def best_ious_per_threshold(
     gt = as_boxes(gt_boxes, box_format)
     if len(gt) == 0:
         raise InputValidationError("MaxBoxAcc needs at least one ground-truth box per image")
-    thresholds = np.asarray(thresholds, dtype=np.float64)
+    if device.on_accelerator(saliency):  # normalise and threshold there, label here
+        normalized_t = device.normalize_map(device.device_saliency(saliency), normalization)
+        return sweep_best_ious_from_levels(
+            lambda unique: device.threshold_levels(normalized_t, unique),
+            tuple(normalized_t.shape), gt, thresholds, connectivity)
     normalized = normalize_map(as_saliency(saliency), normalization)
-    best_all = np.zeros(len(thresholds))
-    best_largest = np.zeros(len(thresholds))
-    # Foregrounds are nested as tau grows, so equal pixel counts mean equal foregrounds:
-    # components are labelled only where the count changes.
-    ordered = np.sort(normalized.ravel())
-    counts = ordered.size - np.searchsorted(ordered, thresholds, side="left")
-    previous_count = -1
-    current = (0.0, 0.0)
-    for index, tau in enumerate(thresholds):
-        if counts[index] != previous_count:
-            previous_count = counts[index]
-            boxes, sizes = component_boxes(normalized >= tau, connectivity)
-            if len(boxes) == 0:
-                current = (0.0, 0.0)
-            else:
-                ious = _pairwise_iou(boxes, gt).max(axis=1)
-                current = (float(ious.max()), float(ious[int(np.argmax(sizes))]))
-        best_all[index], best_largest[index] = current
-    return best_all, best_largest
+    # one union-find pass over the pixels in value order yields every threshold's
+    # components (xai_eval.metrics.components), identical to labelling at each threshold
+    return sweep_best_ious(normalized, gt, thresholds, connectivity)
 
 
 def box_accuracy_counts(
@@ -171,6 +160,10 @@ def pixel_histograms(
     scores below ``levels[0]`` cannot occur for ``levels[0] == 0``.
     """
     mask = as_mask(gt_mask)
+    if device.on_accelerator(saliency):
+        sal_t = device.device_saliency(saliency, mask.shape, on_size_mismatch)
+        return device.pixel_histograms(sal_t, device.device_mask(mask, sal_t.device), levels,
+                                       normalization)
     sal = as_saliency(saliency, mask.shape, on_size_mismatch)
     normalized = normalize_map(sal, normalization)
     bins = np.searchsorted(levels, normalized.ravel(), side="right") - 1
