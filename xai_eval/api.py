@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import torch.nn as nn
+from typing import TYPE_CHECKING, Any
 
 from xai_eval.plugins import Registries, default_registries
+
+if TYPE_CHECKING:  # torch only for the annotations; building an explainer imports it anyway
+    import torch.nn as nn
 
 
 def available_explainers(registries: Registries | None = None) -> list[str]:
