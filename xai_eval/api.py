@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import torch.nn as nn
+from typing import TYPE_CHECKING, Any
 
 from xai_eval.plugins import Registries, default_registries
+
+if TYPE_CHECKING:  # torch only for the annotations; building an explainer imports it anyway
+    import torch.nn as nn
 
 
 def available_explainers(registries: Registries | None = None) -> list[str]:
@@ -27,5 +28,9 @@ def get_explainer(
     for the automatic choice; methods that work on the input ignore it. ``options`` are the
     method's own parameters (see ``xai-eval plugins --verbose``); an unknown option is an error.
     """
-    entry = (registries or default_registries()).get("explainers", name)
+    registries = registries or default_registries()
+    entry = registries.get("explainers", name)
+    if getattr(entry.cls, "composes_explainers", False):
+        # a composition (guided_gradcam) finds its parts in these same registries
+        options = {**options, "registries": registries}
     return entry.cls(model, target_layer=target_layer, **options)

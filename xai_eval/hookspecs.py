@@ -20,6 +20,8 @@ from typing import Any
 import pluggy
 
 hookspec = pluggy.HookspecMarker("xai_eval")
+#: the marker plugins put on their implementations (re-exported as ``xai_eval.hookimpl``)
+hookimpl = pluggy.HookimplMarker("xai_eval")
 
 
 @hookspec

@@ -13,10 +13,10 @@ import pytest
 import torch
 import torch.nn as nn
 from captum.attr import Occlusion as CaptumOcclusion
-from xai_eval_perturbation.occlusion import window_starts
 
 import xai_eval
 from xai_eval.errors import InputValidationError
+from xai_eval.explain.occlusion import window_starts
 from xai_eval.explain.state import count_hooks
 
 

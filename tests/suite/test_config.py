@@ -91,6 +91,17 @@ def test_run_id_is_a_stable_hash_of_the_resolved_config(tmp_path, monkeypatch):
     assert relative.resolved(tmp_path)["datasets"][0]["root"] == str((tmp_path / "data").resolve())
 
 
+def test_metric_region_defaults_to_the_object_and_separates_runs(tmp_path):
+    plain = parse_suite(suite_dict(tmp_path, metrics=["fake_hit"]))
+    assert plain.metrics[0].region == "object"
+    explicit = parse_suite(suite_dict(tmp_path, metrics=[{"name": "fake_hit", "region": "object"}]))
+    assert explicit.run_id() == plain.run_id()  # older runs keep their ids
+    evidence = parse_suite(suite_dict(tmp_path, metrics=[{"name": "fake_hit", "region": "evidence"}]))
+    assert evidence.run_id() != plain.run_id()
+    with pytest.raises(SuiteConfigError, match="region"):
+        parse_suite(suite_dict(tmp_path, metrics=[{"name": "fake_hit", "region": "cue"}]))
+
+
 def test_default_suite_parses():
     config = load_suite(default_suite_path())
     assert {m.spec for m in config.models} == {"embedded:gap", "embedded:fc"}

@@ -18,8 +18,8 @@ eval mode under ``torch.no_grad`` in chunks of ``batch_size`` images (memory-bou
 its training flag is restored afterwards.
 
 Rank correlation. Spearman's rho (average ranks for ties, then Pearson) between the
-flattened map and an occlusion map of the same image and class, computed by the
-``occlusion`` explainer (:func:`occlusion_map`). It is undefined for a
+flattened map and an occlusion map of the same image and class (:func:`occlusion_map`,
+the math of the ``occlusion`` explainer, :mod:`xai_eval.explain.occlusion`). It is undefined for a
 constant map; :func:`rank_correlation` returns None then, and the metric decides (scores 0
 or excludes, a parameter).
 """
@@ -36,8 +36,10 @@ import torch.nn as nn
 import torchvision.transforms.functional as TF
 from scipy.stats import rankdata
 
-from xai_eval.api import get_explainer
-from xai_eval.errors import InputValidationError
+from xai_eval.errors import InputValidationError, ModelOutputError
+from xai_eval.explain.base import expected_channels, validate_images
+from xai_eval.explain.occlusion import occlusion_attribution
+from xai_eval.explain.state import ModelStateGuard
 from xai_eval.metrics.curves import OUTPUTS, curve_aucs, perturbation_curves
 from xai_eval.metrics.curves import check_image as _check_image
 from xai_eval.metrics.shapes import as_saliency, is_constant
@@ -186,10 +188,11 @@ def occlusion_map(
 ) -> np.ndarray:
     """Occlusion sensitivity (Zeiler & Fergus): score drop when a patch is set to ``fill``.
 
-    Computed by the registered ``occlusion`` explainer, so the metric and the explainer
-    users compare against are one implementation: its signed raw map (the mean score drop
-    over the patches covering each pixel; the last row/column of patches sits flush with
-    the border, so every pixel is covered). The Grad-CAM paper does not give patch, stride
+    Computed by :func:`xai_eval.explain.occlusion.occlusion_attribution`, the math of the
+    ``occlusion`` explainer, so the metric and the explainer users compare against are one
+    implementation (and blocking the perturbation plugin leaves the metric working): its
+    signed raw map (the mean score drop over the patches covering each pixel; the last
+    row/column of patches sits flush with the border, so every pixel is covered). The Grad-CAM paper does not give patch, stride
     or fill, so they are parameters. Two conveniences are kept from the metric's own API: a
     patch larger than the image is shrunk to it, and a stride past the last patch position
     is shortened to it (neither changes which patches are used). A stride that would leave
@@ -207,11 +210,15 @@ def occlusion_map(
     # windows start at 0, stride, ... plus one flush with the border, so any stride at or
     # past the last start (size - patch) gives the same two windows
     steps = tuple(max(1, min(stride, size - p)) for size, p in zip((height, width), patch, strict=True))
-    explainer = get_explainer("occlusion", model, patch_size=patch, stride=steps, fill=fill,
-                              score="prob" if output == "softmax" else "logit",
-                              batch_size=batch_size)
-    raw = explainer.attribute(image[None], int(target))  # (1, 1, H, W), signed
-    return raw[0, 0].double().cpu().numpy()
+    images = validate_images(image[None], expected_channels(model))  # as the explainer does
+    with ModelStateGuard(model, eval_mode=True):
+        raw, _selected = occlusion_attribution(
+            model, images, int(target), patch_size=patch, stride=steps, fill=fill,
+            score="prob" if output == "softmax" else "logit", batch_size=batch_size)
+    if not bool(torch.isfinite(raw).all()):
+        raise ModelOutputError("the occlusion map is not finite: the model's scores are NaN/Inf "
+                               "for this image or its occluded copies")
+    return raw[0, 0, 0].double().cpu().numpy()  # (B, K, 1, H, W) -> (H, W)
 
 
 def rank_correlation(a: Any, b: Any, *, absolute: bool = False) -> float | None:

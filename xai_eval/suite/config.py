@@ -123,6 +123,9 @@ class MetricEntry(_Entry):
     params: dict[str, Any] = Field(default_factory=dict)
     max_images: int | None = Field(default=None, ge=1)
     classes: Literal["label", "all"] | None = None
+    #: what a localization metric scores against: the object's box/mask, or the box/mask of
+    #: its evidence part (datasets that record one, e.g. ``embedded_v2``)
+    region: Literal["object", "evidence"] = "object"
 
     @model_validator(mode="after")
     def _default_id(self) -> MetricEntry:
@@ -189,6 +192,9 @@ class SuiteConfig(BaseModel):
     def resolved(self, base_dir: Path | None = None) -> dict[str, Any]:
         """The configuration that determines the results (hashed into the run id)."""
         data = self.model_dump(mode="json", exclude={"report"})
+        for metric in data["metrics"]:  # the default region leaves older run ids unchanged
+            if metric.get("region") == "object":
+                del metric["region"]
         for dataset in data["datasets"]:
             if dataset["root"] is not None:
                 root = Path(dataset["root"]).expanduser()

@@ -362,21 +362,28 @@ class SuiteRunner:
         rows = []
         labelled = label_classes(image, classes)
         for column, class_id in enumerate(classes):
-            boxes, box_difficult = class_boxes(image, class_id)
-            sample = MetricSample(
-                image_id=image.item.image_id, gt_class=class_id, saliency=maps[k + column],
-                gt_boxes=boxes, gt_mask=class_mask(image, class_id), image=image.tensor,
-                difficult=is_difficult(image.item, class_id), gt_box_difficult=box_difficult,
-                all_gt_classes=classes, logits=logits,
-                topk_classes=topk_classes if k else None,
-                topk_saliency=maps[:k] if k else None, model=loaded.model, explainer=explainer,
-                extras={"dataset": dataset_id, "model": model_id, "explainer_id": explainer_id},
-            )
+            samples = {
+                region: MetricSample(
+                    image_id=image.item.image_id, gt_class=class_id, saliency=maps[k + column],
+                    gt_boxes=boxes, gt_mask=class_mask(image, class_id, region),
+                    image=image.tensor, difficult=is_difficult(image.item, class_id),
+                    gt_box_difficult=box_difficult, all_gt_classes=classes, logits=logits,
+                    topk_classes=topk_classes if k else None,
+                    topk_saliency=maps[:k] if k else None, model=loaded.model,
+                    explainer=explainer,
+                    extras={"dataset": dataset_id, "model": model_id,
+                            "explainer_id": explainer_id, "region": region,
+                            "item_extras": image.item.extras},
+                )
+                for region in sorted({entry.region for entry, _ in metrics})
+                for boxes, box_difficult in [class_boxes(image, class_id, region)]
+            }
             for entry, metric in metrics:
                 if entry.max_images is not None and image.index >= entry.max_images:
                     continue
                 if entry.classes == "label" and class_id not in labelled:
                     continue
+                sample = samples[entry.region]
                 missing = sample_fields_missing(sample, getattr(metric, "requires", frozenset()))
                 if missing:
                     self._warn_once(f"req:{entry.id}:{dataset_id}",

@@ -77,10 +77,29 @@ def label_classes(prepared: PreparedImage, present: tuple[int, ...]) -> tuple[in
     return present
 
 
-def class_boxes(prepared: PreparedImage, class_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+def region_annotations(item: DatasetItem, region: str = "object") -> list[Any]:
+    """The annotations a metric scores against: the objects, or their evidence parts.
+
+    ``region="evidence"`` reads ``item.extras["evidence"]`` (one annotation per object,
+    written by datasets with known evidence such as ``embedded_v2``); a dataset without
+    it is an error, not a silent fall-back to the object boxes.
+    """
+    if region == "object":
+        return list(item.annotations)
+    if region == "evidence":
+        if "evidence" not in item.extras:
+            raise InputValidationError(
+                f"image {item.image_id!r} has no evidence annotations; `region: evidence` needs "
+                "a dataset that records them (e.g. format: embedded_v2)")
+        return list(item.extras["evidence"])
+    raise InputValidationError(f"region must be 'object' or 'evidence', not {region!r}")
+
+
+def class_boxes(prepared: PreparedImage, class_id: int, region: str = "object"
+                ) -> tuple[torch.Tensor, torch.Tensor]:
     """(N, 4) xyxy boxes of ``class_id`` in the input frame and their (N,) difficult flags."""
     boxes, difficult = [], []
-    for annotation in prepared.item.annotations:
+    for annotation in region_annotations(prepared.item, region):
         if annotation.class_id != class_id:
             continue
         x0, y0, x1, y1 = annotation.box
@@ -91,9 +110,9 @@ def class_boxes(prepared: PreparedImage, class_id: int) -> tuple[torch.Tensor, t
             torch.tensor(difficult, dtype=torch.bool))
 
 
-def class_mask(prepared: PreparedImage, class_id: int) -> torch.Tensor | None:
-    """Union of the class's object masks, resized (nearest) to the input frame, or None."""
-    masks = [a.mask for a in prepared.item.annotations
+def class_mask(prepared: PreparedImage, class_id: int, region: str = "object") -> torch.Tensor | None:
+    """Union of the class's object (or evidence) masks, resized (nearest) to the input frame."""
+    masks = [a.mask for a in region_annotations(prepared.item, region)
              if a.class_id == class_id and a.mask is not None]
     if not masks:
         return None
