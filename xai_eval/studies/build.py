@@ -22,8 +22,10 @@ from typing import Any
 import torch
 from sqlalchemy import func, select
 
+from xai_eval.api import get_explainer
 from xai_eval.db.base import make_engine, session_factory, session_scope, upgrade
 from xai_eval.db.studies import Item, Participant, Stimulus, Study
+from xai_eval.plugins import default_registries
 from xai_eval.studies.audit import record_audit
 from xai_eval.studies.definition import EMBEDDED, StudyDefinition, load_definition, task_class
 from xai_eval.studies.errors import StudyDefinitionError
@@ -91,8 +93,6 @@ class BuildContext:
 def load_dataset(definition: StudyDefinition, registries: Any = None) -> Any:
     """The dataset the definition names, through the dataset plugins (``embedded``: the
     generated benchmark, cached after the first use)."""
-    from xai_eval.plugins import default_registries
-
     ref = definition.dataset
     registries = registries or default_registries()
     options = dict(ref.options)
@@ -107,8 +107,6 @@ def load_dataset(definition: StudyDefinition, registries: Any = None) -> Any:
 
 def load_models(definition: StudyDefinition, registries: Any = None) -> dict[str, Any]:
     """``name -> LoadedModel`` for every model, resolved by the model-source plugins."""
-    from xai_eval.plugins import default_registries
-
     registries = registries or default_registries()
     sources = [registries.get("models", n).cls() for n in registries.names("models")]
     out = {}
@@ -138,14 +136,12 @@ class _Renderer:
     def _explainer(self, name: str, model_name: str) -> Any:
         key = (name, model_name)
         if key not in self._explainers:
-            import xai_eval
-
             definition = self.context.definition
             ref = next(e for e in definition.explainers if e.name == name)
             loaded = self.context.models[model_name]
             layer = definition.model(model_name).target_layer or getattr(
                 loaded, "target_layer", None)
-            self._explainers[key] = xai_eval.get_explainer(
+            self._explainers[key] = get_explainer(
                 name, loaded.model, target_layer=layer, registries=self.registries,
                 **ref.options)
         return self._explainers[key]
