@@ -42,6 +42,8 @@ demo: setup
 
 lint: setup
 	$(VENV)/bin/ruff check .
+	# the layer and plugin contracts in .importlinter (docs/architecture.md)
+	$(VENV)/bin/lint-imports --no-cache
 
 test: setup system-deps lint
 	$(PY) -m pytest -q -n 2 || [ $$? -eq 5 ]
