@@ -113,7 +113,7 @@ def test_needs_autograd_declared_truthfully(method: str, gap_net: nn.Module,
                                             images: torch.Tensor) -> None:
     """Gradient-free methods declare it (and run under inference_mode); the others refuse."""
     cls = type(make_explainer(method, gap_net))
-    gradient_free = {"cam", "occlusion", "center"}
+    gradient_free = {"cam", "occlusion", "center", "eigencam", "scorecam", "ablationcam", "rise"}
     if method in gradient_free:
         assert cls.needs_autograd is False
     elif method in set(xai_eval.available_explainers()) - gradient_free:
