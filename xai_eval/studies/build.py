@@ -68,26 +68,53 @@ class BuildContext:
         self.definition = definition
         self.dataset = dataset
         self.models = dict(models)
-        self._predictions: dict[tuple[str, int], int] = {}
-        self._inputs: dict[int, torch.Tensor] = {}
+        self._rankings: dict[tuple[str, int, Any], list[int]] = {}
 
     def class_name(self, class_id: int) -> str:
         classes = getattr(self.dataset, "classes", None) or []
         return classes[class_id] if 0 <= class_id < len(classes) else f"class {class_id}"
 
-    def model_input(self, model_name: str, index: int) -> torch.Tensor:
-        loaded = self.models[model_name]
+    def image(self, index: int, cover: tuple[float, float, float, float] | None = None) -> Any:
+        """Image ``index`` as PIL RGB, with ``cover`` (a fractional box) filled with the
+        image's mean colour when given."""
         image = self.dataset[index].load_image()
-        return loaded.preprocess(image).unsqueeze(0)
+        return apply_cover(image, cover) if cover is not None else image
 
-    def predict(self, model_name: str, index: int) -> int:
-        """Top-1 class of ``model_name`` on image ``index`` (cached)."""
-        key = (model_name, index)
-        if key not in self._predictions:
+    def model_input(self, model_name: str, index: int,
+                    cover: tuple[float, float, float, float] | None = None) -> torch.Tensor:
+        loaded = self.models[model_name]
+        return loaded.preprocess(self.image(index, cover)).unsqueeze(0)
+
+    def ranked(self, model_name: str, index: int,
+               cover: tuple[float, float, float, float] | None = None) -> list[int]:
+        """Class ids of ``model_name`` on image ``index`` (optionally covered), best first
+        (cached)."""
+        key = (model_name, index, cover)
+        if key not in self._rankings:
             with torch.no_grad():
-                logits = self.models[model_name].model(self.model_input(model_name, index))
-            self._predictions[key] = int(logits.argmax(dim=1)[0])
-        return self._predictions[key]
+                logits = self.models[model_name].model(self.model_input(model_name, index, cover))
+            self._rankings[key] = [int(c) for c in (-logits[0]).argsort(stable=True)]
+        return self._rankings[key]
+
+    def predict(self, model_name: str, index: int,
+                cover: tuple[float, float, float, float] | None = None) -> int:
+        """Top-1 class of ``model_name`` on image ``index`` (cached)."""
+        return self.ranked(model_name, index, cover)[0]
+
+
+def apply_cover(image: Any, cover: tuple[float, float, float, float]) -> Any:
+    """A copy of the PIL ``image`` with the fractional box ``cover`` filled with the image's
+    mean colour (a neutral occluder that adds no new edge colours)."""
+    import numpy as np
+    from PIL import Image
+
+    arr = np.asarray(image.convert("RGB")).copy()
+    h, w = arr.shape[:2]
+    x1, y1, x2, y2 = cover
+    c1, c2 = int(np.floor(x1 * w)), int(np.ceil(x2 * w))
+    r1, r2 = int(np.floor(y1 * h)), int(np.ceil(y2 * h))
+    arr[max(0, r1):min(h, r2), max(0, c1):min(w, c2)] = arr.reshape(-1, 3).mean(axis=0)
+    return Image.fromarray(arr)
 
 
 def load_dataset(definition: StudyDefinition, registries: Any = None) -> Any:
@@ -148,14 +175,14 @@ class _Renderer:
 
     def render(self, request: StimulusRequest) -> tuple[bytes, int, int]:
         render = self.context.definition.render
-        image = self.context.dataset[request.image_index].load_image()
+        image = self.context.image(request.image_index, request.cover)
         if request.explainer is None:
             pixels = image.convert("RGB").resize((render.size, render.size))
             import numpy as np
 
             arr = np.asarray(pixels)
         else:
-            x = self.context.model_input(request.model, request.image_index)
+            x = self.context.model_input(request.model, request.image_index, request.cover)
             explanation = self._explainer(request.explainer, request.model).explain(
                 x, [request.class_id])
             from xai_eval.explain.postprocess import normalize
@@ -221,6 +248,8 @@ def _build(session: Any, definition: StudyDefinition, dataset: Any,
                            models if models is not None else load_models(definition, registries))
     plans = task.plan_items(context)
     mains = [p for p in plans if p.kind == "main"]
+    if task.disjoint_phases:
+        check_disjoint_phases(plans)
     if not mains:
         raise StudyDefinitionError(
             f"no item of dataset {definition.dataset.name!r} qualifies for task "
@@ -247,6 +276,21 @@ def _build(session: Any, definition: StudyDefinition, dataset: Any,
                  {"definition_hash": digest, "items": len(plans),
                   "stimuli": report.stimuli_added, "replaced": report.replaced}, commit=False)
     return report
+
+
+def check_disjoint_phases(plans: list[ItemPlan]) -> None:
+    """Refuse a study whose test (main) images include training (practice) images: a
+    participant who saw an image explained would be tested on an answer already shown
+    (Hase & Bansal 2020's first design rule)."""
+    training = {p.image_id for p in plans if p.kind == "practice"}
+    overlap = sorted(training & {p.image_id for p in plans if p.kind == "main"})
+    if overlap:
+        shown = ", ".join(overlap[:10]) + (f" (+{len(overlap) - 10} more)" if len(overlap) > 10
+                                           else "")
+        raise StudyDefinitionError(
+            f"the test images overlap the training images ({len(overlap)} shared: {shown}); "
+            "a test image must never have been shown with the model's decision. Remove them "
+            "from parameters.test_images or parameters.training_images")
 
 
 def _render_all(session: Any, study: Study, plans: list[ItemPlan], context: BuildContext,
