@@ -85,10 +85,13 @@ class Verdict:
     confidence: float = 0.95
     resamples: int = 0
     notes: list[str] = field(default_factory=list)
+    #: :class:`xai_eval.suite.agreement.MetricAgreement` per (dataset, model)
+    agreements: list[Any] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {"confidence": self.confidence, "resamples": self.resamples,
-                "notes": self.notes, "families": [f.as_dict() for f in self.families]}
+                "notes": self.notes, "families": [f.as_dict() for f in self.families],
+                "metric_agreement": [a.as_dict() for a in self.agreements]}
 
 
 def build_verdict(config: SuiteConfig, registries: Registries,
@@ -198,6 +201,10 @@ def verdict_rich(verdict: Verdict) -> list[Any]:
     if verdict.families:
         out.append(LEGEND.format(resamples=verdict.resamples, confidence=verdict.confidence))
     out.extend(verdict.notes)
+    if verdict.agreements:
+        from xai_eval.suite.agreement import agreement_lines
+
+        out.extend(agreement_lines(verdict.agreements))
     return out
 
 
@@ -226,4 +233,8 @@ def verdict_html(verdict: Verdict) -> str:
             f"<table><tr><th>#</th><th>method</th><th>mean rank</th>{head}</tr>"
             f"{''.join(rows)}</table><p>Tied for best:</p><ul>{best}</ul>")
     parts.extend(f'<p class="muted">{html.escape(n)}</p>' for n in verdict.notes)
+    if verdict.agreements:
+        from xai_eval.suite.agreement import agreement_html
+
+        parts.append(agreement_html(verdict.agreements))
     return "".join(parts)
