@@ -23,7 +23,7 @@ from xai_eval.stats import krippendorff_alpha, rank_correlation_matrix, rank_wit
 from xai_eval.suite.config import SuiteConfig
 from xai_eval.suite.rows import CLASSIFICATION
 from xai_eval.suite.tables import ResultTable, suite_columns
-from xai_eval.suite.verdict import _family_key, metric_family
+from xai_eval.suite.verdict import _family_key, column_direction, metric_family
 
 
 @dataclass
@@ -45,12 +45,11 @@ def metric_agreement(table: ResultTable, config: SuiteConfig, registries: Regist
     """Agreement between the table's metric columns, per (dataset, model)."""
     entries = {m.id: m for m in config.metrics}
     meta: dict[str, tuple[bool, str]] = {}
-    for label, metric_id, _spec in suite_columns(config):
+    for label, metric_id, spec in suite_columns(config):
         if metric_id == CLASSIFICATION or label not in table.columns:
             continue
         cls = registries.get("metrics", entries[metric_id].name).cls
-        meta[label] = (bool(getattr(cls, "higher_is_better", True)),
-                       metric_family(entries[metric_id].name, cls))
+        meta[label] = (column_direction(spec, cls), metric_family(entries[metric_id].name, cls))
     out = []
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for row in table.rows:
