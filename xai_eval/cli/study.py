@@ -1,5 +1,5 @@
 """``xai-eval study ...``: build a study's stimuli, check a study file, list built studies,
-their statistics and their answers (CSV)."""
+their statistics and their answers (CSV), pilot a study with simulated participants."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from xai_eval.cli.options import DB_HELP
+from xai_eval.cli.study_pilot import pilot_command
 from xai_eval.errors import XaiEvalError
 
 
@@ -18,8 +19,12 @@ def study_group() -> None:
 
     The shipped definitions are studies/class_discrimination.yaml and studies/trust.yaml
     (the Grad-CAM paper's two studies on the embedded benchmark). After `study build`,
-    run `xai-eval serve` and open /study/<slug>/.
+    run `xai-eval serve` and open /study/<slug>/. studies/model_prediction.yaml asks whether
+    explanations help people predict the model; `study pilot` sizes it first.
     """
+
+
+study_group.add_command(pilot_command)
 
 
 @study_group.command("build")
@@ -200,3 +205,32 @@ def export_command(slug: str, db_url: str | None, out: Path) -> None:
                              for k, v in row.items()})
     click.echo(f"wrote {len(rows)} answers to {out}")
 
+
+
+@study_group.command("preregistration")
+@click.argument("slug")
+@click.option("--db", "db_url", default=None, help=DB_HELP)
+@click.option("--out", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the Markdown document here (default: print it).")
+def preregistration_command(slug: str, db_url: str | None, out: Path | None) -> None:
+    """The pre-registration of study SLUG as one Markdown document, and its SHA-256.
+
+    Hypotheses, exclusion rules, the analysis plan and the frozen definition, rendered from
+    the built study; the hash is the one the results exports and the admin page cite. The
+    hypotheses come from the study file's `preregistration:` section; changing any of it
+    after the first participant needs a new study version (a new slug).
+    """
+    from xai_eval.studies.admin_service import preregistration_document
+
+    engine, session, study = _open_study(db_url, slug)
+    try:
+        document = preregistration_document(study)
+    finally:
+        session.close()
+        engine.dispose()
+    if out is None:
+        click.echo(document.text)
+    else:
+        out.write_text(document.text, encoding="utf-8")
+        click.echo(f"wrote {out}")
+    click.echo(f"sha256: {document.sha256}", err=out is None)
