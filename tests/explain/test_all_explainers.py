@@ -96,9 +96,9 @@ def test_exceptions_name_registered_methods_and_real_tests() -> None:
         assert method in ALL_EXPLAINERS
 
 
-@pytest.mark.parametrize("method", ["cam", "c_mwp"])
+@pytest.mark.parametrize("method", ["cam", "c_mwp", "rise"])
 def test_callable_refusers_refuse_clearly_and_leave_no_trace(method: str) -> None:
-    """The two methods excepted from the targets-callable test refuse before any pass runs."""
+    """The methods excepted from the targets-callable test refuse before any pass runs."""
     model = GapNet().eval()
     calls: list[int] = []
     model.register_forward_pre_hook(lambda _m, _i: calls.append(1))
