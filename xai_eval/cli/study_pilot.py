@@ -92,7 +92,8 @@ def _record(db_url: str | None, definition: Any, result: Any) -> str:
             if study.definition_hash != definition.canonical_hash():
                 return "not stored: the built study has a different definition"
             record_audit(session, "cli", "study_pilot", study,
-                         {"definition_hash": study.definition_hash, **result.as_dict()})
+                         {"definition_hash": study.definition_hash, **result.as_dict(),
+                          "lines": result.lines()})
             return f"stored with study {definition.slug!r} (shown on its admin page)"
     finally:
         engine.dispose()

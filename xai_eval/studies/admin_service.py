@@ -66,6 +66,8 @@ from xai_eval.studies.preregistration import PreregistrationDocument, preregistr
 from xai_eval.studies.utility import UtilityReport, study_utility
 from xai_eval.studies.utility_admin import (
     HumanVersusAutomatic,
+    StudyDesignPanel,
+    design_panel,
     human_versus_automatic,
     latest_pilot,
 )
@@ -79,6 +81,6 @@ __all__ = [
     "export_responses", "export_results", "find_participant", "get_study", "list_studies",
     "platform_id_key", "progress", "recent_audit", "record_audit", "set_study_status",
     "study_results", "study_statistics",
-    "HumanVersusAutomatic", "PilotResult", "PreregistrationDocument", "UtilityReport",
+    "HumanVersusAutomatic", "PilotResult", "StudyDesignPanel", "design_panel", "PreregistrationDocument", "UtilityReport",
     "human_versus_automatic", "latest_pilot", "preregistration_document", "study_utility",
 ]
