@@ -1,4 +1,4 @@
-"""``xai-eval study pilot FILE``: simulated participants through the real app, then power.
+"""The work of ``xai-eval study pilot FILE``: simulated participants through the real app.
 
 The study is built into a scratch SQLite database (the real one never sees simulated
 participants); the web app is created on it and each model observer
@@ -11,21 +11,15 @@ the admin page shows them before the study opens.
 
 from __future__ import annotations
 
-import json
 import secrets
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
-import click
 
-from xai_eval.cli.options import DB_HELP
-from xai_eval.errors import XaiEvalError
-
-
-def _scratch_pilot(file: Path, definition: Any, per_condition: int, seed: int, alpha: float,
-                   power: float, noise: float, lapse: float) -> Any:
+def scratch_pilot(file: Path, definition: Any, per_condition: int, seed: int, alpha: float,
+                  power: float, noise: float, lapse: float) -> Any:
+    """Build FILE into a scratch database, run the observers through the app, size it."""
     from rich.progress import Progress
 
     from xai_eval.db.base import make_engine, session_factory
@@ -73,7 +67,7 @@ def _scratch_pilot(file: Path, definition: Any, per_condition: int, seed: int, a
             engine.dispose()
 
 
-def _record(db_url: str | None, definition: Any, result: Any) -> str:
+def record_pilot(db_url: str | None, definition: Any, result: Any) -> str:
     """Store the pilot in the real database's audit log when the same study is built there."""
     from sqlalchemy import inspect, select
 
@@ -97,52 +91,3 @@ def _record(db_url: str | None, definition: Any, result: Any) -> str:
             return f"stored with study {definition.slug!r} (shown on its admin page)"
     finally:
         engine.dispose()
-
-
-@click.command("pilot")
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--participants", default=20, show_default=True, type=click.IntRange(2, 1000),
-              help="Simulated participants per condition.")
-@click.option("--db", "db_url", default=None,
-              help="Where the study is built, to store the pilot with it. " + DB_HELP)
-@click.option("--seed", default=0, show_default=True, help="Seed of the simulated observers.")
-@click.option("--alpha", default=0.05, show_default=True, type=click.FloatRange(0.0001, 0.5))
-@click.option("--power", default=0.8, show_default=True, type=click.FloatRange(0.5, 0.999))
-@click.option("--noise", default=0.15, show_default=True, type=click.FloatRange(0, 10),
-              help="Feature noise of an observer (participants differ).")
-@click.option("--lapse", default=0.1, show_default=True, type=click.FloatRange(0, 1),
-              help="Share of test answers an observer guesses at random.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def pilot_command(file: Path, participants: int, db_url: str | None, seed: int, alpha: float,
-                  power: float, noise: float, lapse: float, as_json: bool) -> None:
-    """Pilot FILE with simulated participants; print effect sizes and participants needed.
-
-    Model observers (a nearest-class-mean classifier trained only on what a participant
-    sees in the training phase, with or without the explanation) take the study end to end
-    through the participant API of the real app on a scratch database. Their test
-    accuracies give each explainer's utility and Cohen's d against the control, and a
-    power analysis (statsmodels TTestIndPower, two-sided) the participants per condition.
-    Model-prediction studies only (between-subjects conditions).
-    """
-    from xai_eval.studies.definition import load_definition, task_class
-
-    try:
-        definition = load_definition(file)
-        if not getattr(task_class(definition.task), "between_subjects", False):
-            raise click.ClickException(
-                f"task {definition.task!r} has no simulated participants; `study pilot` runs "
-                "between-subjects model-prediction studies (task: model_prediction)")
-        result = _scratch_pilot(file, definition, participants, seed, alpha, power, noise,
-                                lapse)
-        stored = _record(db_url, definition, result)
-    except XaiEvalError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
-    if as_json:
-        click.echo(json.dumps({"study": definition.slug, "stored": stored, **result.as_dict()},
-                              indent=2, default=str))
-        return
-    click.echo(f"pilot of {definition.slug!r} ({file}):")
-    for line in result.lines():
-        click.echo(line)
-    click.echo(f"pilot {stored}")
