@@ -51,11 +51,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
     _configure(app, test_config)
 
-    from xai_eval.web import database, security, study_errors
+    from xai_eval.web import database, health, security, study_errors
 
     database.init_app(app)
     security.init_app(app)
     study_errors.init_app(app)
+    health.init_app(app)
 
     from xai_eval.web import admin, api, participant
 
