@@ -14,7 +14,11 @@ and nowhere else (the pages and the API both call :func:`start_or_resume`):
    participants are refused (:class:`AlreadyCompletedError`: a person takes a study once).
    Ids are looked up by their keyed hash (:mod:`xai_eval.studies.platform`);
 4. otherwise a **new participant** is written with the whole trial sequence, if the study
-   is open (:class:`StudyClosedError`).
+   is open (:class:`StudyClosedError`), the visit names a platform id when the study has
+   ``require_platform_id`` (:class:`PlatformIdRequiredError`), and the client (its address)
+   has not started ``enrol_limit`` participants within ``enrol_window_s``
+   (:class:`ThrottledError`, 429; counted in the database by
+   :mod:`xai_eval.studies.throttle`, so every server process agrees).
 
 Writing every :class:`~xai_eval.db.studies.TrialInstance` up front (rather than choosing the
 next trial on the fly) is what makes resume exact: the sequence, the placements and the
@@ -34,15 +38,18 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from xai_eval.db.studies import Item, Participant, Study, TrialInstance
+from xai_eval.studies import throttle
 from xai_eval.studies.assignment import build_sequence, choose_balanced, counterbalance_flip
 from xai_eval.studies.audit import record_audit
 from xai_eval.studies.catalog import task_for
 from xai_eval.studies.errors import (
     AlreadyCompletedError,
     InvalidTokenError,
+    PlatformIdRequiredError,
     PlatformSessionMismatchError,
     PreviewModeError,
     StudyClosedError,
+    ThrottledError,
 )
 from xai_eval.studies.platform import PlatformVisit, hash_platform_id
 from xai_eval.studies.tasks import StudyTask
@@ -56,9 +63,14 @@ ABANDON_AFTER_MINUTES = 120
 
 @with_retry
 def start_or_resume(session: Session, study: Study, visit: PlatformVisit | None = None, *,
-                    token: str | None = None, id_key: bytes | None = None) -> StartResult:
+                    token: str | None = None, id_key: bytes | None = None,
+                    client: str | None = None, enrol_limit: int = 0,
+                    enrol_window_s: float = 600.0) -> StartResult:
     """Start a participant on ``study``, or resume the one these credentials belong to
     (the rules are in this module's docstring). Commits before returning.
+
+    ``client`` (the browser's address) and ``enrol_limit`` > 0 bound how many new
+    participants one client may start per ``enrol_window_s``; resuming is never limited.
 
     ``id_key`` is the server's platform-id key
     (:func:`~xai_eval.studies.platform.platform_id_key`); it is required when ``visit``
@@ -89,6 +101,19 @@ def start_or_resume(session: Session, study: Study, visit: PlatformVisit | None 
     if study.status != "open":
         raise StudyClosedError(f"study {study.slug!r} is {study.status} and accepts no new "
                                "participants")
+    if study.parameters.get("require_platform_id") and not visit.main_id:
+        raise PlatformIdRequiredError(
+            "this study is open only to participants sent by Prolific or MTurk: please open "
+            "it from the link on the platform")
+    policy = (throttle.Policy(threshold=enrol_limit, window_s=enrol_window_s,
+                              base_s=enrol_window_s, max_s=enrol_window_s)
+              if client and enrol_limit > 0 else None)
+    if policy is not None and client is not None:
+        wait = throttle.blocked_for(session, throttle.ENROL_CLIENT, client)
+        if wait:
+            raise ThrottledError(f"too many new sessions from this network; try again in "
+                                 f"{wait} s, or continue the session you already started",
+                                 wait)
     fresh = new_token()
     stored_ids = (visit.stored(study.id_salt, id_key,
                               plain=study.parameters.get("store_platform_ids") == "plain")
@@ -99,13 +124,20 @@ def start_or_resume(session: Session, study: Study, visit: PlatformVisit | None 
         participant = _write_participant(session, study, task_for(study), hash_token(fresh),
                                          visit.platform, id_hash, stored_ids)
         participant.platform_session_hash = session_hash
+        if policy is not None and client is not None:
+            blocked = throttle.record_event(session, throttle.ENROL_CLIENT, client, policy)
+            if blocked:
+                record_audit(session, "participant", "enrolment_throttled", study,
+                             {"seconds": blocked}, commit=False)
         session.commit()
     except IntegrityError:
         # the same platform id started concurrently: resume that participant instead
         session.rollback()
         if id_hash is None:
             raise
-        return start_or_resume.__wrapped__(session, study, visit, id_key=id_key)
+        return start_or_resume.__wrapped__(session, study, visit, id_key=id_key, client=client,
+                                           enrol_limit=enrol_limit,
+                                           enrol_window_s=enrol_window_s)
     return StartResult(participant.id, fresh, False, participant.status)
 
 
