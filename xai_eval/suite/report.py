@@ -259,6 +259,11 @@ def _grids_html(grids: list[tuple[str, Path]], meta: dict[str, Any]) -> str:
             "the predicted class (files next to this report).</p>" + "".join(parts))
 
 
+def _sections_html(meta: dict[str, Any]) -> str:
+    """Extra sections a caller computed from the run (e.g. the demo's claims check)."""
+    return "".join(f"<h2>{html.escape(title)}</h2>{body}" for title, body in meta.get("sections", []))
+
+
 def render_html(table: ResultTable, summary: RunSummary, config: SuiteConfig,
                 examples: list[tuple[str, str]], meta: dict[str, Any],
                 grids: list[tuple[str, Path]] | None = None) -> str:
@@ -284,6 +289,7 @@ database {html.escape(str(meta.get("database", "")))}</p>
 (top-1/top-5, %) per model and method, then the suite's other metrics. Lower is better for
 errors and deletion AUC; higher for the rest.</p>
 {_html_table(table)}
+{_sections_html(meta)}
 <h2>Classification accuracy</h2>{_accuracy_html(summary)}
 {_grids_html(grids or [], meta)}
 <h2>Skipped</h2>{_skips_html(summary)}
