@@ -23,6 +23,8 @@ $(STAMP): pyproject.toml Makefile
 	# the headless OpenCV as they are (Quantus asks for the GUI opencv-python).
 	$(PY) -m pip install -q cachetools pandas
 	$(PY) -m pip install -q --no-deps 'quantus==0.6.0' 'torchcam==0.5.0'
+	# timm architectures (no weights, so not its hub deps) for the automatic-layer tests.
+	$(PY) -m pip install -q --no-deps 'timm>=1.0'
 	# The example third-party plugin, installed the way a user installs one.
 	$(PY) -m pip install -q --no-deps -e examples/xai-eval-example-plugin
 	touch $(STAMP)
@@ -40,6 +42,8 @@ demo: setup
 
 lint: setup
 	$(VENV)/bin/ruff check .
+	# the layer and plugin contracts in .importlinter (docs/architecture.md)
+	$(VENV)/bin/lint-imports --no-cache
 
 test: setup system-deps lint
 	$(PY) -m pytest -q -n 2 || [ $$? -eq 5 ]

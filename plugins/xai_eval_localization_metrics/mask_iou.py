@@ -16,6 +16,8 @@ class MaskIoU(CountingMetric):
     classes (the segmentation convention). ``mean_image_iou``: the plain mean of per-image
     IoUs. The binarisation has no paper default: ``normalization="max"``, ``threshold=0.5``.
     Pairs where both the prediction and the mask are empty are excluded and counted.
+    ``MetricSample.ignore_mask`` pixels (VOC's void band) count in neither intersection nor
+    union.
     """
 
     name: ClassVar[str] = "mask_iou"
@@ -33,7 +35,8 @@ class MaskIoU(CountingMetric):
     def score(self, sample: MetricSample) -> dict[str, Any]:
         inter, union = mask_overlap(sample.saliency, sample.gt_mask, self.config["threshold"],
                                     normalization=self.config["normalization"],
-                                    on_size_mismatch=self.config["on_size_mismatch"])
+                                    on_size_mismatch=self.config["on_size_mismatch"],
+                                    ignore_mask=sample.ignore_mask)
         iou = None if union == 0 else inter / union
         return {"iou": iou, "intersection": inter, "union": union}
 

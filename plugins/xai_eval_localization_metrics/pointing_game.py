@@ -25,7 +25,7 @@ def sample_region(sample: MetricSample, region: str) -> dict[str, Any]:
             raise InputValidationError(
                 f"region='mask' but image {sample.image_id!r} has no gt_mask; use region='boxes'"
             )
-        return {"gt_mask": sample.gt_mask}
+        return {"gt_mask": sample.gt_mask, "ignore_mask": sample.ignore_mask}
     boxes = sample.gt_boxes if sample.gt_boxes is not None else np.zeros((0, 4))
     return {"gt_mask": None, "gt_boxes": boxes}
 
@@ -49,7 +49,8 @@ class PointingGame(CountingMetric):
     and the "difficult" subset (``MetricSample.difficult``, TorchRay's EBP flags).
 
     Parameters: ``tolerance`` (15), ``tie`` (``"reject"``: every tied maximum must hit; see
-    :mod:`xai_eval.metrics.pointing`), ``region`` (``"auto"``: the mask when the dataset has
+    :mod:`xai_eval.metrics.pointing`), ``tie_tolerance`` (1e-6 relative: which pixels tie
+    with the maximum), ``region`` (``"auto"``: the mask when the dataset has
     one, else the union of the class's boxes), ``skip_all_difficult`` (True: VOC pairs whose
     boxes are all PASCAL-difficult are skipped, as TorchRay does), ``on_size_mismatch``.
     A constant map is a miss; an empty region is excluded and counted.
@@ -61,6 +62,7 @@ class PointingGame(CountingMetric):
     params: ClassVar[dict[str, Any]] = {
         "tolerance": 15,
         "tie": "reject",
+        "tie_tolerance": 1e-6,
         "region": "auto",
         "skip_all_difficult": True,
         "on_size_mismatch": "resize",
@@ -76,9 +78,11 @@ class PointingGame(CountingMetric):
         if cfg["skip_all_difficult"] and all_boxes_difficult(sample):
             return {**record, "skipped_all_difficult": True}
         saliency = saliency_in_frame(sample, sample.saliency, cfg["on_size_mismatch"])
+        region = sample_region(sample, cfg["region"])
+        region.pop("ignore_mask", None)  # a hit is about distance to the object: see docs
         hit = pointing_hit(saliency, tolerance=cfg["tolerance"], tie=cfg["tie"],
-                           on_size_mismatch=cfg["on_size_mismatch"],
-                           **sample_region(sample, cfg["region"]))
+                           tie_tolerance=cfg["tie_tolerance"],
+                           on_size_mismatch=cfg["on_size_mismatch"], **region)
         if hit is None:
             return {**record, "empty_region": True}
         return {**record, "hit": hit, "constant_map": is_constant(saliency)}

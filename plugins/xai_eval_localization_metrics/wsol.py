@@ -90,6 +90,8 @@ class PxAP(CountingMetric):
     Min-max normalised maps; per level (``np.arange(0, 1, threshold_step)`` plus 1.0)
     histograms of foreground and background pixel scores are summed over the dataset, and
     the precision-recall curve of ``score >= level`` gives the step-wise AP once at the end.
+    ``MetricSample.ignore_mask`` pixels are in neither histogram (wsolevaluation's ignore
+    pixels; VOC's void).
     """
 
     name: ClassVar[str] = "pxap"
@@ -111,7 +113,8 @@ class PxAP(CountingMetric):
     def score(self, sample: MetricSample) -> dict[str, Any]:
         pos, neg = pixel_histograms(sample.saliency, sample.gt_mask, self._levels(),
                                     normalization=self.config["normalization"],
-                                    on_size_mismatch=self.config["on_size_mismatch"])
+                                    on_size_mismatch=self.config["on_size_mismatch"],
+                                    ignore_mask=sample.ignore_mask)
         # per-level pixel counts: the pooled precision-recall curve needs them
         return {"image_ap": pxap_from_histograms(pos, neg),
                 "positive_histogram": pos.tolist(), "negative_histogram": neg.tolist()}

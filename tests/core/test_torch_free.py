@@ -69,7 +69,9 @@ def test_app_factory_builds_an_app_without_torch(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("args", [["--help"], ["plugins", "--help"], ["serve", "--help"],
-                                  ["db", "--help"], ["study", "--help"]])
+                                  ["db", "--help"], ["study", "--help"], ["admin", "--help"],
+                                  ["run", "--help"], ["demo", "--help"], ["explain", "--help"],
+                                  ["gapify", "--help"]])
 def test_command_help_loads_no_torch(args: list[str], tmp_path: Path) -> None:
     """The installed console script's own entry point, as a user runs it."""
     body = ("import sys\n"

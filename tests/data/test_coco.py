@@ -131,3 +131,13 @@ def test_wrong_format_names_the_file(tmp_path):
     path.write_text(json.dumps({"images": [{"id": 1}], "annotations": [{"id": 1}], "categories": []}))
     with pytest.raises(DatasetFormatError, match="malformed COCO entry"):
         CocoDataset(root)
+
+
+def test_torchray_difficult_flags_keyed_by_file_stem(coco_root, tmp_path):
+    # classes in id order: cat (id 3) is index 0, dog (id 7) index 1
+    flags = tmp_path / "pointing_game_ebp_coco_difficult.txt"
+    flags.write_text("a\t0\t1\nb\t0\t0\n")
+    ds = CocoDataset(coco_root, difficult_flags=str(flags))
+    assert ds[0].extras["difficult_classes"] == [1]
+    assert ds[1].extras["difficult_classes"] == []
+    assert ds[2].extras["difficult_classes"] == list(ds[2].classes_present())  # no row

@@ -123,3 +123,49 @@ def test_missing_paths_and_bad_files_are_named(tmp_path, voc_root):
     (voc_root / "Annotations" / "000001.xml").unlink()
     with pytest.raises(MissingResourceError, match="000001.xml does not exist, but val.txt lists"):
         VocDataset(voc_root)[0]
+
+
+def test_torchray_difficult_flags_fill_the_difficult_subset(voc_root, tmp_path):
+    from xai_eval.suite.samples import is_difficult
+
+    flags = tmp_path / "pointing_game_ebp_voc07_difficult.txt"
+    row = ["0"] * 20
+    row[VOC_CLASSES.index("person")] = "1"
+    flags.write_text("000001\t" + "\t".join(row) + "\n")
+    ds = VocDataset(voc_root, difficult_flags=str(flags))
+    item = ds[0]
+    assert item.extras["difficult_classes"] == [VOC_CLASSES.index("person")]
+    assert is_difficult(item, VOC_CLASSES.index("person"))
+    assert not is_difficult(item, VOC_CLASSES.index("dog"))
+    # TorchRay's rule: an image without a row keeps every present class in the subset
+    other = VocDataset(voc_root, split="train", difficult_flags=str(flags))
+    (root_item,) = [other[0]]
+    assert root_item.extras["difficult_classes"] == list(root_item.classes_present())
+    assert "difficult_classes" not in VocDataset(voc_root)[0].extras
+
+
+def test_difficult_flags_of_the_wrong_dataset_fail_with_the_line(voc_root, tmp_path):
+    flags = tmp_path / "coco.txt"
+    flags.write_text("000001\t" + "\t".join(["0"] * 80) + "\n")
+    with pytest.raises(DatasetFormatError, match="line 1: 80 flags for 20 classes"):
+        VocDataset(voc_root, difficult_flags=str(flags))
+    flags.write_text("000001\t" + "\t".join(["2"] * 20) + "\n")
+    with pytest.raises(DatasetFormatError, match="0 or 1"):
+        VocDataset(voc_root, difficult_flags=str(flags))
+    with pytest.raises(MissingResourceError):
+        VocDataset(voc_root, difficult_flags=str(tmp_path / "absent.txt"))
+
+
+def test_void_band_reaches_the_metric_sample_frame(voc_root):
+    import torch
+
+    from xai_eval.suite.samples import PreparedImage, ignore_region
+
+    item = VocDataset(voc_root)[0]
+    prepared = PreparedImage(0, item, torch.zeros(3, H * 2, W * 2), 2.0, 2.0)
+    ignore = ignore_region(prepared)
+    assert ignore.shape == (H * 2, W * 2)
+    # row 11 is void in the 32-row PNG: rows 22-23 after a nearest 2x resize
+    assert ignore[22:24].all() and int(ignore.sum()) == 2 * W * 2
+    assert ignore_region(PreparedImage(0, VocDataset(voc_root, segmentation=False)[0],
+                                       torch.zeros(3, H, W), 1.0, 1.0)) is None

@@ -96,9 +96,9 @@ def test_exceptions_name_registered_methods_and_real_tests() -> None:
         assert method in ALL_EXPLAINERS
 
 
-@pytest.mark.parametrize("method", ["cam", "c_mwp"])
+@pytest.mark.parametrize("method", ["cam", "c_mwp", "rise"])
 def test_callable_refusers_refuse_clearly_and_leave_no_trace(method: str) -> None:
-    """The two methods excepted from the targets-callable test refuse before any pass runs."""
+    """The methods excepted from the targets-callable test refuse before any pass runs."""
     model = GapNet().eval()
     calls: list[int] = []
     model.register_forward_pre_hook(lambda _m, _i: calls.append(1))
@@ -113,7 +113,7 @@ def test_needs_autograd_declared_truthfully(method: str, gap_net: nn.Module,
                                             images: torch.Tensor) -> None:
     """Gradient-free methods declare it (and run under inference_mode); the others refuse."""
     cls = type(make_explainer(method, gap_net))
-    gradient_free = {"cam", "occlusion", "center"}
+    gradient_free = {"cam", "occlusion", "center", "eigencam", "scorecam", "ablationcam", "rise"}
     if method in gradient_free:
         assert cls.needs_autograd is False
     elif method in set(xai_eval.available_explainers()) - gradient_free:

@@ -15,8 +15,8 @@ from torchvision.models import ResNet18_Weights, get_model
 
 import xai_eval
 from xai_eval.cli import main
+from xai_eval.cli.explain import resolve_target
 from xai_eval.errors import InputValidationError
-from xai_eval.explain.commands import resolve_target
 from xai_eval.explain.overlay import model_view, overlay
 
 CATEGORIES = ResNet18_Weights.IMAGENET1K_V1.meta["categories"]
@@ -198,7 +198,7 @@ def test_resolve_target_errors(target, message) -> None:
 
 
 def test_exif_orientation_is_applied(tmp_path) -> None:
-    from xai_eval.explain.commands import load_image
+    from xai_eval.cli.explain import load_image
 
     image = Image.new("RGB", (40, 20), (200, 10, 10))
     exif = image.getexif()

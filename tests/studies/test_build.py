@@ -131,7 +131,7 @@ def test_missing_dataset_and_task_list_available(tmp_path):
         load_definition(path)
     message = str(info.value)
     assert "dataset 'imagenet22k' is not installed; available: embedded" in message
-    assert "task 'trsut' is not installed; available: class_discrimination, trust" in message
+    assert "task 'trsut' is not installed; available: class_discrimination, model_prediction, trust" in message
 
 
 @pytest.mark.parametrize("mutate, expected", [

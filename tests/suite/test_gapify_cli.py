@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from xai_eval.cli.gapify_run import open_dataset_spec, run_gapify
 from xai_eval.errors import InputValidationError, MissingResourceError
 from xai_eval.suite.config import parse_suite
-from xai_eval.suite.gapify_cli import open_dataset_spec, run_gapify
 from xai_eval.suite.runner import RunOptions, SuiteRunner
 
 from .conftest import suite_dict

@@ -14,6 +14,10 @@ holds the names in that order and ``category_ids`` the original ids.
 ``iscrowd`` annotations are regions of many objects, not objects: they are kept out of
 ``annotations`` and stored in ``item.extras["crowd"]`` (``include_crowd=True`` keeps them
 as ordinary objects instead).
+
+``difficult_flags`` points to TorchRay's ``pointing_game_ebp_coco_difficult.txt`` (rows
+keyed by the file name without extension): it fills the pointing game's difficult subset
+(:mod:`xai_eval.data.difficult_flags`).
 """
 
 from __future__ import annotations
@@ -80,6 +84,12 @@ class CocoDataset(Dataset):
         self.classes = [str(c["name"]) for c in cats]
         self.index_of_category = {cid: i for i, cid in enumerate(self.category_ids)}
         self.image_ids: list[int] = sorted(self.coco.getImgIds())
+        self.difficult_flags = None
+        if options.get("difficult_flags"):
+            from xai_eval.data.difficult_flags import load_difficult_flags, resolve_flags_path
+
+            self.difficult_flags = load_difficult_flags(
+                resolve_flags_path(self.root, options["difficult_flags"]), len(self.classes))
 
     def _load_api(self):  # -> pycocotools.coco.COCO
         from pycocotools.coco import COCO
@@ -128,6 +138,11 @@ class CocoDataset(Dataset):
                 item.extras["crowd"].append(annotation)
             else:
                 item.annotations.append(annotation)
+        if self.difficult_flags is not None:
+            from xai_eval.data.difficult_flags import difficult_classes
+
+            item.extras["difficult_classes"] = sorted(difficult_classes(
+                self.difficult_flags, Path(info["file_name"]).stem, item.classes_present()))
         return item
 
     def _annotation(self, ann: dict[str, Any], info: dict[str, Any], warnings: list[str]) -> Annotation:

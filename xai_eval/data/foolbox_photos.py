@@ -5,7 +5,8 @@ A classification-only dataset: every item carries its ImageNet class index (the 
 accuracy and the metrics that need only the image and the model (deletion, insertion);
 box/mask metrics are left out with a note. It exists so a real pretrained model can be
 explained on real photos with nothing downloaded: ``pip install --no-deps foolbox`` brings
-the files (see :mod:`xai_eval.models.real`); foolbox itself is never imported.
+the files (see :mod:`xai_eval.models.real`, whose model uses :func:`imagenet_classes`);
+foolbox itself is never imported.
 
 ``root`` is optional: by default the installed foolbox's ``data`` folder; any folder of
 ``imagenet_<index>_<label>.jpg`` files works the same way.
@@ -13,6 +14,7 @@ the files (see :mod:`xai_eval.models.real`); foolbox itself is never imported.
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from pathlib import Path
 from typing import Any, ClassVar
@@ -20,7 +22,41 @@ from typing import Any, ClassVar
 from xai_eval.data.base import Dataset, DatasetItem
 from xai_eval.errors import MissingResourceError
 
+PHOTOS_HINT = "pip install --no-deps foolbox"
 _PHOTO_NAME = re.compile(r"^imagenet_(\d+)_(\d+)\.jpe?g$")
+
+
+def installed_package_dir(module: str, hint: str, what: str) -> Path:
+    """The installed package's folder, found without importing it (or an error naming
+    ``what`` needs it and the ``hint`` that installs it)."""
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        raise MissingResourceError(
+            f"{what} needs the package {module!r}, which is not installed. Install it with: {hint}"
+        )
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def foolbox_imagenet_photos() -> list[tuple[Path, int]]:
+    """The 20 labelled ImageNet validation photos in foolbox's wheel: (path, class index)."""
+    folder = installed_package_dir("foolbox", PHOTOS_HINT, "The ImageNet sample photos") / "data"
+    photos = _photos_in(folder) if folder.is_dir() else []
+    if not photos:
+        raise MissingResourceError(
+            f"no imagenet_<index>_<label>.jpg photos in {folder}; reinstall with: {PHOTOS_HINT}"
+        )
+    return photos
+
+
+def imagenet_classes() -> list[str] | None:
+    """The 1000 ImageNet class names in the standard index order, as torchvision ships them."""
+    try:
+        from torchvision.models import ResNet50_Weights
+
+        categories = list(ResNet50_Weights.IMAGENET1K_V1.meta["categories"])
+    except (ImportError, AttributeError, KeyError):  # pragma: no cover - old torchvision
+        return None
+    return categories if len(categories) == 1000 else None
 
 
 def _photos_in(folder: Path) -> list[tuple[Path, int]]:
@@ -44,8 +80,6 @@ class ImagenetPhotosDataset(Dataset):
 
     def __init__(self, root: str | Path | None = None, **options: Any) -> None:
         if root is None:
-            from xai_eval.models.real import foolbox_imagenet_photos
-
             photos = foolbox_imagenet_photos()  # MissingResourceError with the install hint
             root = photos[0][0].parent
         else:
@@ -66,8 +100,6 @@ class ImagenetPhotosDataset(Dataset):
         if options.get("classes") is not None:
             self.classes = [str(c) for c in options["classes"]]
         else:
-            from xai_eval.models.real import imagenet_classes
-
             self.classes = imagenet_classes() or [str(i) for i in range(1000)]
 
     def __len__(self) -> int:

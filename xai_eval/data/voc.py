@@ -56,7 +56,9 @@ class VocDataset(Dataset):
 
     Options: ``split`` (default ``"val"``), ``year`` (when root is ``VOCdevkit``),
     ``segmentation`` (``"auto"``/True/False), ``include_difficult`` (default True),
-    ``one_based`` (default True), ``out_of_image`` (``"clip"`` or ``"error"``).
+    ``one_based`` (default True), ``out_of_image`` (``"clip"`` or ``"error"``),
+    ``difficult_flags`` (path to TorchRay's ``pointing_game_ebp_voc07_difficult.txt``: fills
+    the pointing game's difficult subset, :mod:`xai_eval.data.difficult_flags`).
     """
 
     name: ClassVar[str] = "voc"
@@ -82,6 +84,12 @@ class VocDataset(Dataset):
             self.root / "ImageSets" / "Main" / f"{self.split}.txt", f"VOC split list '{self.split}'", LAYOUT
         )
         self.image_ids = self._read_split(split_file)
+        self.difficult_flags = None
+        if options.get("difficult_flags"):
+            from xai_eval.data.difficult_flags import load_difficult_flags, resolve_flags_path
+
+            self.difficult_flags = load_difficult_flags(
+                resolve_flags_path(self.root, options["difficult_flags"]), len(VOC_CLASSES))
         self.segmentation_dir = self.root / "SegmentationClass"
         if self.segmentation is True:
             require_dir(self.segmentation_dir, "VOC segmentation directory", LAYOUT)
@@ -143,6 +151,11 @@ class VocDataset(Dataset):
             self.warnings.extend(found)
             mask = None if class_masks is None else class_masks == class_id + 1
             item.annotations.append(Annotation(class_id, box, obj.difficult, mask))
+        if self.difficult_flags is not None:
+            from xai_eval.data.difficult_flags import difficult_classes
+
+            item.extras["difficult_classes"] = sorted(difficult_classes(
+                self.difficult_flags, Path(parsed.filename).stem, item.classes_present()))
         return item
 
     def _class_masks(self, image_id: str, width: int, height: int, item: DatasetItem) -> np.ndarray | None:

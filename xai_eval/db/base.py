@@ -147,11 +147,4 @@ def downgrade(url: str | None = None, revision: str = "base") -> None:
 
 def import_all_models() -> None:
     """Import every module that defines tables, so ``Base.metadata`` is complete."""
-    import importlib
-
-    for module in ("xai_eval.db.results", "xai_eval.db.studies"):
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
+    from xai_eval.db import results, studies  # noqa: F401  (they register their tables)

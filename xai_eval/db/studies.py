@@ -140,6 +140,11 @@ class Participant(Base):
     platform_ids: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     status: Mapped[str] = mapped_column(String(16), default="started")
     completion_code: Mapped[str | None] = mapped_column(String(64))
+    #: HMAC of the platform's own session (Prolific SESSION_ID / MTurk assignmentId): resuming
+    #: by platform id needs the same one, so a known participant id alone takes nothing over
+    platform_session_hash: Mapped[str | None] = mapped_column(String(64))
+    #: set by a researcher: the next visit with this platform id may resume from a new session
+    reentry_allowed: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
@@ -235,3 +240,41 @@ class AdminUser(Base):
         from werkzeug.security import check_password_hash
 
         return check_password_hash(self.password_hash, password)
+
+
+class RateLimit(Base):
+    """One throttle counter: failed logins of an account or a client, enrolments of a client.
+
+    Kept in the database (not in process memory) so every worker thread and every server
+    process sees the same count. ``key_hash`` is a SHA-256 of the account name or client
+    address, never the value itself. ``blocked_until`` set and in the future: refuse at once.
+    """
+
+    __tablename__ = "rate_limit"
+    __table_args__ = (UniqueConstraint("scope", "key_hash", name="uq_rate_limit_scope_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: "login_account" | "login_client" | "enrol_client"
+    scope: Mapped[str] = mapped_column(String(16))
+    key_hash: Mapped[str] = mapped_column(String(64))
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    window_started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    blocked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AdminSession(Base):
+    """A logged-in admin browser; the cookie carries a random token whose SHA-256 is here.
+
+    Server-side, so logging out (``revoked_at``), the idle timeout (``last_seen_at``) and
+    "log out everywhere" take effect at once, whatever copies of the cookie exist.
+    """
+
+    __tablename__ = "admin_session"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    admin_id: Mapped[int] = mapped_column(ForeignKey("admin_user.id", ondelete="CASCADE"),
+                                          index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

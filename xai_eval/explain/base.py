@@ -232,8 +232,12 @@ class LayerExplainer(Explainer):
         """
         layer = self._ensure_layer(images)
         captured: list[torch.Tensor] = []
+        calls = [0]
 
-        def hook(_module: nn.Module, _inputs: object, output: Any) -> torch.Tensor:
+        def hook(_module: nn.Module, _inputs: object, output: Any) -> Any:
+            call, calls[0] = calls[0], calls[0] + 1
+            if layer.call is not None and call != layer.call:
+                return output  # another call of a reused module: not the one explained
             if not isinstance(output, torch.Tensor):
                 raise LayerResolutionError(
                     f"target layer {layer.name!r} returns {type(output).__name__}, not a tensor; "
@@ -242,7 +246,8 @@ class LayerExplainer(Explainer):
             if captured:
                 raise LayerResolutionError(
                     f"target layer {layer.name!r} ran more than once in one forward pass (a reused "
-                    "module); its maps are ambiguous — choose a layer that runs once"
+                    "module); its maps are ambiguous — choose a layer that runs once, or pass "
+                    "target_layer=None: the automatic choice takes a reused last layer's last call"
                 )
             if not need_grad:
                 captured.append(output)

@@ -29,11 +29,16 @@ Reshape = Callable[[torch.Tensor], torch.Tensor]
 
 @dataclass(frozen=True)
 class ResolvedLayer:
-    """The chosen module, its dotted name, and how its output is laid out."""
+    """The chosen module, its dotted name, and how its output is laid out.
+
+    ``call`` picks one call of a module that runs more than once per forward pass (0 is the
+    first); ``None`` means the module must run exactly once.
+    """
 
     name: str
     module: nn.Module
     layout: str  # "nchw", "nhwc" or "tokens"
+    call: int | None = None
 
 
 def _last_relu_in(seq: nn.Module, prefix: str) -> str:
@@ -109,7 +114,10 @@ def probe_last_spatial_layer(model: nn.Module, images: torch.Tensor) -> Resolved
     """Run one forward pass and return the last module with a spatial or token output.
 
     Among modules that produced the same final tensor (a block and its last child), the
-    outermost one is chosen so the name is the one users recognise.
+    outermost one is chosen so the name is the one users recognise. When that module runs
+    more than once (EfficientNet-PyTorch and EfficientNet-Lite apply one ``_swish`` module
+    after the stem and after the head), its last call is the one whose output feeds the
+    global pooling, so that call is chosen (``ResolvedLayer.call``).
     """
     order: list[tuple[str, nn.Module, torch.Tensor]] = []
     handles = []
@@ -149,8 +157,12 @@ def probe_last_spatial_layer(model: nn.Module, images: torch.Tensor) -> Resolved
     for other_name, other_mod, other_out, _ in candidates:
         if other_out is out and len(other_name) < len(name):
             name, mod = other_name, other_mod
-    logger.info("target layer chosen automatically: %s (%s)", name, layout)
-    return ResolvedLayer(name, mod, layout)
+    calls = [index for index, (_n, other, _o) in enumerate(order) if other is mod]
+    position = next(i for i, (_n, other, o) in enumerate(order) if other is mod and o is out)
+    call = calls.index(position) if len(calls) > 1 else None
+    logger.info("target layer chosen automatically: %s (%s%s)", name, layout,
+                "" if call is None else f", call {call + 1} of {len(calls)}")
+    return ResolvedLayer(name, mod, layout, call)
 
 
 def resolve_layer(model: nn.Module, target_layer: str | nn.Module | None) -> ResolvedLayer | None:

@@ -37,6 +37,9 @@ class MetricSample:
     model: Any = None  # torch.nn.Module, for perturbation metrics (deletion, insertion)
     explainer: Any = None  # xai_eval Explainer, for occlusion correlation / sanity checks
     extras: dict[str, Any] = field(default_factory=dict)
+    #: (H, W) bool pixels to leave out of mask metrics: VOC's void label 255, wsolevaluation's
+    #: ignore pixels. Neither foreground nor background (mask IoU, PxAP, energy on masks).
+    ignore_mask: torch.Tensor | None = None
 
 
 class Metric:

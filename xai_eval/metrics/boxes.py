@@ -26,15 +26,22 @@ from xai_eval.metrics.shapes import as_boxes, as_saliency, normalize_map
 COMPONENT_RULES = ("largest", "all")
 
 
-def box_iou(a: Any, b: Any, *, box_format: str = "xyxy", inclusive: bool = False) -> np.ndarray:
+def box_iou(a: Any, b: Any, *, box_format: str = "xyxy", inclusive: bool = False,
+            a_exclusive: bool = False) -> np.ndarray:
     """Pairwise IoU of boxes ``a`` (N, 4) and ``b`` (M, 4): an (N, M) float64 array.
 
     ``inclusive=False`` (default): width = x2 - x1 (continuous / exclusive coordinates).
-    ``inclusive=True``: width = x2 - x1 + 1 (integer pixel indices, VOC/wsolevaluation).
+    ``inclusive=True``: width = x2 - x1 + 1 (integer pixel indices, VOC/wsolevaluation),
+    applied to *both* sides as given. A box from :func:`box_from_saliency` is exclusive
+    (a 10x10 block at the origin is ``(0, 0, 10, 10)``); against its own inclusive box
+    ``(0, 0, 9, 9)`` the +1 rule would give 100/121 = 0.826. ``a_exclusive=True`` converts
+    ``a`` to inclusive indices first (``x2 - 1, y2 - 1``), so that pair scores 1.0.
     Boxes with zero area have IoU 0 with everything (never NaN).
     """
-    return _pairwise_iou(as_boxes(a, box_format, "boxes a"), as_boxes(b, box_format, "boxes b"),
-                         inclusive)
+    first = as_boxes(a, box_format, "boxes a")
+    if inclusive and a_exclusive:
+        first = first - np.array([0.0, 0.0, 1.0, 1.0])
+    return _pairwise_iou(first, as_boxes(b, box_format, "boxes b"), inclusive)
 
 
 def _pairwise_iou(a: np.ndarray, b: np.ndarray, inclusive: bool = False) -> np.ndarray:

@@ -94,14 +94,19 @@ def normalize_map(saliency: torch.Tensor, normalization: str = "max") -> torch.T
     return (saliency - lo) / (hi - lo)
 
 
-def pointing_hit(saliency: torch.Tensor, mask: torch.Tensor, tolerance: float, tie: str
-                 ) -> bool | None:
+def pointing_hit(saliency: torch.Tensor, mask: torch.Tensor, tolerance: float, tie: str,
+                 tie_tolerance: float = 0.0) -> bool | None:
     """The pointing game on the device (rules: :func:`xai_eval.metrics.pointing.pointing_hit`)."""
     if not bool(mask.any()):
         return None
     if is_constant(saliency):
         return False
-    points = torch.nonzero(saliency == saliency.max())  # (K, 2), raster order
+    hi = saliency.max()
+    if tie_tolerance <= 0:
+        points = torch.nonzero(saliency == hi)  # (K, 2), raster order
+    else:
+        scale = max(abs(float(hi)), abs(float(saliency.min())))
+        points = torch.nonzero(saliency >= float(hi) - tie_tolerance * scale)
     if tie == "first":
         points = points[:1]
     targets = torch.nonzero(mask)  # (M, 2)
@@ -114,11 +119,16 @@ def pointing_hit(saliency: torch.Tensor, mask: torch.Tensor, tolerance: float, t
     return bool(hit.any()) if tie == "any" else bool(hit.all())
 
 
-def energy_in_region(saliency: torch.Tensor, mask: torch.Tensor) -> float | None:
+def energy_in_region(saliency: torch.Tensor, mask: torch.Tensor,
+                     keep: torch.Tensor | None = None) -> float | None:
     """Share of the rectified map's mass in the region (rules: the numpy path)."""
+    if keep is not None:
+        mask = mask & keep
     if not bool(mask.any()):
         return None
     saliency = saliency.clamp(min=0.0)
+    if keep is not None:
+        saliency = saliency * keep
     total = float(saliency.sum())
     if total <= 0.0:
         return 0.0
@@ -126,21 +136,28 @@ def energy_in_region(saliency: torch.Tensor, mask: torch.Tensor) -> float | None
 
 
 def mask_overlap(saliency: torch.Tensor, mask: torch.Tensor, threshold: float,
-                 normalization: str) -> tuple[int, int]:
-    """(intersection, union) of ``normalised map >= threshold`` and the mask."""
+                 normalization: str, keep: torch.Tensor | None = None) -> tuple[int, int]:
+    """(intersection, union) of ``normalised map >= threshold`` and the mask (within ``keep``)."""
     predicted = normalize_map(saliency, normalization) >= threshold
-    return int((predicted & mask).sum()), int((predicted | mask).sum())
+    inter, union = predicted & mask, predicted | mask
+    if keep is not None:
+        inter, union = inter & keep, union & keep
+    return int(inter.sum()), int(union.sum())
 
 
 def pixel_histograms(saliency: torch.Tensor, mask: torch.Tensor, levels: np.ndarray,
-                     normalization: str) -> tuple[np.ndarray, np.ndarray]:
+                     normalization: str, keep: torch.Tensor | None = None
+                     ) -> tuple[np.ndarray, np.ndarray]:
     """PxAP's per-level foreground/background pixel counts (rules: the numpy path)."""
     normalized = normalize_map(saliency, normalization).reshape(-1)
     grid = torch.as_tensor(levels, dtype=torch.float64, device=normalized.device)
     bins = (torch.searchsorted(grid, normalized, right=True) - 1).clamp(0, len(levels) - 1)
     flat = mask.reshape(-1)
+    background = ~flat
+    if keep is not None:
+        flat, background = flat & keep.reshape(-1), background & keep.reshape(-1)
     pos = torch.bincount(bins[flat], minlength=len(levels))
-    neg = torch.bincount(bins[~flat], minlength=len(levels))
+    neg = torch.bincount(bins[background], minlength=len(levels))
     return pos.cpu().numpy().astype(np.int64), neg.cpu().numpy().astype(np.int64)
 
 

@@ -4,6 +4,10 @@ No paper fixes the binarisation, so it is a parameter: the map is normalised
 (``normalization="max"``, as for boxes) and pixels ``>= threshold`` (default 0.5) are
 foreground. mIoU follows the segmentation convention: per class, total intersection over
 total union across the dataset, then the mean over classes.
+
+``ignore_mask`` (VOC's void label 255) removes pixels from both the intersection and the
+union, as the VOC/mmsegmentation evaluation does: a predicted pixel on the void band is
+neither a hit nor a false positive.
 """
 
 from __future__ import annotations
@@ -25,18 +29,27 @@ def mask_overlap(
     *,
     normalization: str = "max",
     on_size_mismatch: str = "resize",
+    ignore_mask: Any = None,
 ) -> tuple[int, int]:
-    """(intersection, union) pixel counts of the binarised map and the mask."""
+    """(intersection, union) pixel counts of the binarised map and the mask.
+
+    Pixels in ``ignore_mask`` count in neither (they win over the mask where both are set).
+    """
     if not 0.0 <= threshold <= 1.0:
         raise InputValidationError(f"threshold must be in [0, 1], not {threshold}")
     mask = as_mask(gt_mask)
+    keep = None if ignore_mask is None else ~as_mask(ignore_mask, mask.shape, "ignore_mask")
     if device.on_accelerator(saliency):
         sal_t = device.device_saliency(saliency, mask.shape, on_size_mismatch)
-        return device.mask_overlap(sal_t, device.device_mask(mask, sal_t.device), threshold,
-                                   normalization)
+        return device.mask_overlap(
+            sal_t, device.device_mask(mask, sal_t.device), threshold, normalization,
+            None if keep is None else device.device_mask(keep, sal_t.device))
     sal = as_saliency(saliency, mask.shape, on_size_mismatch)
     predicted = normalize_map(sal, normalization) >= threshold
-    return int((predicted & mask).sum()), int((predicted | mask).sum())
+    inter, union = predicted & mask, predicted | mask
+    if keep is not None:
+        inter, union = inter & keep, union & keep
+    return int(inter.sum()), int(union.sum())
 
 
 def mask_iou(
@@ -46,15 +59,16 @@ def mask_iou(
     *,
     normalization: str = "max",
     on_size_mismatch: str = "resize",
+    ignore_mask: Any = None,
 ) -> float | None:
-    """IoU of ``normalised map >= threshold`` with the mask.
+    """IoU of ``normalised map >= threshold`` with the mask, ``ignore_mask`` pixels left out.
 
     Returns None when both are empty (IoU undefined: exclude and count). A constant map is
     normalised to zeros, so at a threshold > 0 it predicts nothing and scores 0.0 against
     a non-empty mask.
     """
     inter, union = mask_overlap(saliency, gt_mask, threshold, normalization=normalization,
-                                on_size_mismatch=on_size_mismatch)
+                                on_size_mismatch=on_size_mismatch, ignore_mask=ignore_mask)
     return None if union == 0 else inter / union
 
 

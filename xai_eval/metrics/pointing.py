@@ -19,6 +19,14 @@ Two choices TorchRay and Quantus leave implicit are explicit here:
     ``argmax`` in TorchRay's examples picks it.
   - ``"any"``: a hit if any tied maximum hits (Quantus' rule, minus the constant-map case).
 
+  *Which pixels tie* (``tie_tolerance``, default ``1e-6``): every pixel within
+  ``tie_tolerance * max(|max|, |min|)`` of the maximum. A bilinearly upsampled float32
+  plateau is one value in exact arithmetic but comes out of the interpolation a few ulps
+  apart (float32's ulp is 1.2e-7 relative), so with exact equality float noise picked one
+  pixel of the plateau. 1e-6 is ~8 float32 ulps: wide enough for that noise, far below
+  any difference an explainer means (a map quantised to 8 bits steps by 4e-3).
+  ``tie_tolerance=0`` is exact equality (the former rule, and TorchRay's ``argmax``).
+
 An empty ground-truth region returns ``None``: the pair is excluded and counted by the
 accumulating metric, never turned into a NaN.
 """
@@ -87,9 +95,19 @@ def _looks_like_boxes(value: Any) -> bool:
     return len(shape) in (1, 2) and shape[-1] == 4
 
 
-def max_points(saliency: np.ndarray) -> np.ndarray:
-    """(K, 2) integer (row, col) positions of the map's maximum, in raster order."""
-    return np.argwhere(saliency == saliency.max())
+DEFAULT_TIE_TOLERANCE = 1e-6
+
+
+def max_points(saliency: np.ndarray, tie_tolerance: float = 0.0) -> np.ndarray:
+    """(K, 2) integer (row, col) positions of the map's maximum, in raster order.
+
+    Pixels within ``tie_tolerance * max(|max|, |min|)`` of the maximum count as tied.
+    """
+    hi = saliency.max()
+    if tie_tolerance <= 0:
+        return np.argwhere(saliency == hi)
+    scale = max(abs(float(hi)), abs(float(saliency.min())))
+    return np.argwhere(saliency >= hi - tie_tolerance * scale)
 
 
 def points_hit(points: np.ndarray, mask: np.ndarray, tolerance: float) -> np.ndarray:
@@ -122,6 +140,7 @@ def pointing_hit(
     gt_boxes: Any = None,
     box_format: str = "xyxy",
     on_size_mismatch: str = "resize",
+    tie_tolerance: float = DEFAULT_TIE_TOLERANCE,
 ) -> bool | None:
     """Does the map's maximum fall within ``tolerance`` pixels of the object?
 
@@ -134,6 +153,8 @@ def pointing_hit(
         gt_boxes: boxes instead of a mask; the region is their union.
         box_format: ``"xyxy"`` or COCO ``"xywh"``.
         on_size_mismatch: ``"resize"`` the map to the mask's size, or ``"error"``.
+        tie_tolerance: relative tolerance deciding which pixels tie with the maximum
+            (module docstring); 0 is exact equality.
 
     Returns:
         True/False, or None when the ground-truth region is empty (exclude and count it).
@@ -142,16 +163,18 @@ def pointing_hit(
         raise InputValidationError(f"tie must be one of {TIE_RULES}, not {tie!r}")
     if tolerance < 0:
         raise InputValidationError(f"tolerance must be >= 0 pixels, not {tolerance}")
+    if not 0 <= tie_tolerance < 1:
+        raise InputValidationError(f"tie_tolerance must be in [0, 1), not {tie_tolerance}")
     if device.on_accelerator(saliency):
         sal_t, mask_t = _device_region_and_map(saliency, gt_mask, gt_boxes, box_format,
                                                on_size_mismatch)
-        return device.pointing_hit(sal_t, mask_t, tolerance, tie)
+        return device.pointing_hit(sal_t, mask_t, tolerance, tie, tie_tolerance)
     sal, mask = _region_and_map(saliency, gt_mask, gt_boxes, box_format, on_size_mismatch)
     if not mask.any():
         return None
     if is_constant(sal):
         return False
-    points = max_points(sal)
+    points = max_points(sal, tie_tolerance)
     if tie == "first":
         points = points[:1]
     hits = points_hit(points, mask, tolerance)
@@ -165,21 +188,29 @@ def energy_in_region(
     gt_boxes: Any = None,
     box_format: str = "xyxy",
     on_size_mismatch: str = "resize",
+    ignore_mask: Any = None,
 ) -> float | None:
     """Energy-based pointing game (Score-CAM, Wang et al. 2020): share of the map's mass
     inside the ground-truth region, ``sum(S * region) / sum(S)``.
 
     Negative values are clipped to 0 first (Score-CAM's maps are rectified). An all-zero
     map has no mass anywhere and scores 0.0 (defined, never NaN); an empty region returns
-    None (exclude and count).
+    None (exclude and count). ``ignore_mask`` pixels (VOC's void band) are left out of
+    both the region and the total.
     """
     if device.on_accelerator(saliency):
-        return device.energy_in_region(*_device_region_and_map(
-            saliency, gt_mask, gt_boxes, box_format, on_size_mismatch))
+        sal_t, mask_t = _device_region_and_map(saliency, gt_mask, gt_boxes, box_format,
+                                               on_size_mismatch)
+        keep_t = None if ignore_mask is None else ~device.device_mask(
+            ignore_mask, sal_t.device, tuple(mask_t.shape))
+        return device.energy_in_region(sal_t, mask_t, keep_t)
     sal, mask = _region_and_map(saliency, gt_mask, gt_boxes, box_format, on_size_mismatch)
+    sal = np.clip(sal, 0.0, None)
+    if ignore_mask is not None:
+        keep = ~as_mask(ignore_mask, mask.shape, "ignore_mask")
+        mask, sal = mask & keep, np.where(keep, sal, 0.0)
     if not mask.any():
         return None
-    sal = np.clip(sal, 0.0, None)
     total = float(sal.sum())
     if total <= 0.0:
         return 0.0
@@ -187,6 +218,7 @@ def energy_in_region(
 
 
 __all__ = [
+    "DEFAULT_TIE_TOLERANCE",
     "TIE_RULES",
     "as_boxes",
     "boxes_to_mask",

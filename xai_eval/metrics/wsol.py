@@ -153,24 +153,32 @@ def pixel_histograms(
     *,
     normalization: str = "minmax",
     on_size_mismatch: str = "resize",
+    ignore_mask: Any = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Counts of foreground / background pixels whose score falls in each level's bin.
 
     Bin ``i`` holds scores in ``[levels[i], levels[i+1])`` (the last bin: ``>= levels[-1]``);
-    scores below ``levels[0]`` cannot occur for ``levels[0] == 0``.
+    scores below ``levels[0]`` cannot occur for ``levels[0] == 0``. Pixels in
+    ``ignore_mask`` (wsolevaluation's ignore pixels, VOC's void) are in neither histogram;
+    the map is still normalised over the whole image, as wsolevaluation does.
     """
     mask = as_mask(gt_mask)
+    keep = None if ignore_mask is None else ~as_mask(ignore_mask, mask.shape, "ignore_mask")
     if device.on_accelerator(saliency):
         sal_t = device.device_saliency(saliency, mask.shape, on_size_mismatch)
-        return device.pixel_histograms(sal_t, device.device_mask(mask, sal_t.device), levels,
-                                       normalization)
+        return device.pixel_histograms(
+            sal_t, device.device_mask(mask, sal_t.device), levels, normalization,
+            None if keep is None else device.device_mask(keep, sal_t.device))
     sal = as_saliency(saliency, mask.shape, on_size_mismatch)
     normalized = normalize_map(sal, normalization)
     bins = np.searchsorted(levels, normalized.ravel(), side="right") - 1
     bins = np.clip(bins, 0, len(levels) - 1)
     flat_mask = mask.ravel()
+    background = ~flat_mask
+    if keep is not None:
+        flat_mask, background = flat_mask & keep.ravel(), background & keep.ravel()
     pos = np.bincount(bins[flat_mask], minlength=len(levels))
-    neg = np.bincount(bins[~flat_mask], minlength=len(levels))
+    neg = np.bincount(bins[background], minlength=len(levels))
     return pos.astype(np.int64), neg.astype(np.int64)
 
 
@@ -192,14 +200,19 @@ def pxap(
     saliencies: Sequence[Any],
     gt_masks: Sequence[Any],
     threshold_step: float = 0.01,
+    ignore_masks: Sequence[Any] | None = None,
     **kwargs: Any,
 ) -> float | None:
-    """PxAP over a list of (map, mask) pairs, all pixels pooled (see the module docstring)."""
+    """PxAP over a list of (map, mask) pairs, all pixels pooled (see the module docstring).
+
+    ``ignore_masks`` (one per pair, or None) leaves those pixels out of both histograms.
+    """
     levels = pixel_levels(threshold_grid(threshold_step))
     pos = np.zeros(len(levels), dtype=np.int64)
     neg = np.zeros_like(pos)
-    for sal, mask in zip(saliencies, gt_masks, strict=True):
-        p, n = pixel_histograms(sal, mask, levels, **kwargs)
+    ignores = list(ignore_masks) if ignore_masks is not None else [None] * len(saliencies)
+    for sal, mask, ignore in zip(saliencies, gt_masks, ignores, strict=True):
+        p, n = pixel_histograms(sal, mask, levels, ignore_mask=ignore, **kwargs)
         pos += p
         neg += n
     return pxap_from_histograms(pos, neg)

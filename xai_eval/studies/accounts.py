@@ -9,15 +9,19 @@ account change and every login attempt, failed or not, is written to the audit l
 
 from __future__ import annotations
 
+import functools
+import secrets
 from datetime import datetime, timezone
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
 
 from xai_eval.db.base import DatabaseError, make_engine, session_factory
-from xai_eval.db.studies import AdminUser
+from xai_eval.db.studies import AdminSession, AdminUser
 from xai_eval.errors import XaiEvalError
+from xai_eval.studies import throttle
 from xai_eval.studies.audit import record_audit
 from xai_eval.studies.errors import StudyError
 
@@ -43,15 +47,38 @@ def create_admin(session: Session, username: str, password: str) -> AdminUser:
         user = AdminUser(username=username, password_hash="")
         session.add(user)
     user.set_password(password)
+    if user.id is not None:  # a new password ends every open admin session of the account
+        session.execute(update(AdminSession).where(AdminSession.admin_id == user.id,
+                                                   AdminSession.revoked_at.is_(None))
+                        .values(revoked_at=datetime.now(timezone.utc)))
+    throttle.clear(session, throttle.LOGIN_ACCOUNT, username)
     record_audit(session, "cli", action, None, {"username": username}, commit=False)
     session.commit()
     return user
 
 
-def authenticate_admin(session: Session, username: str, password: str) -> AdminUser | None:
-    """The admin if the password matches, else None (and the login is audited either way)."""
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash made like a real account's, checked when the account does not exist, so the
+    answer takes as long for an unknown name as for a wrong password (no name probing)."""
+    return generate_password_hash(secrets.token_hex(16))
+
+
+def check_credentials(session: Session, username: str, password: str) -> AdminUser | None:
+    """The admin if the password matches, else None; one password hash is checked either
+    way (unknown names cost the same). Writes nothing."""
     user = session.scalar(select(AdminUser).where(AdminUser.username == username[:MAX_USERNAME]))
-    ok = user is not None and user.check_password(password)
+    if user is None:
+        check_password_hash(_dummy_hash(), password)
+        return None
+    return user if check_password_hash(user.password_hash, password) else None
+
+
+def authenticate_admin(session: Session, username: str, password: str) -> AdminUser | None:
+    """The admin if the password matches, else None (and the login is audited either way).
+    Unthrottled: the admin area logs in through :func:`xai_eval.studies.login.login_admin`."""
+    user = check_credentials(session, username, password)
+    ok = user is not None
     if ok and user is not None:
         user.last_login_at = datetime.now(timezone.utc)
     record_audit(session, username[:MAX_USERNAME], "admin_login" if ok else "admin_login_failed",

@@ -3,6 +3,10 @@
 - **accounts** (:mod:`xai_eval.studies.accounts`, the one place for admin accounts and
   their authentication): :func:`create_admin`, :func:`authenticate_admin`,
   :func:`admin_by_id`, :func:`create_or_update_admin`;
+- **login and admin sessions** (:mod:`xai_eval.studies.login`,
+  :mod:`xai_eval.studies.admin_sessions`): :func:`login_admin` (throttled, never sleeps),
+  :func:`start_session`, :func:`admin_for_session`, :func:`end_session`,
+  :func:`end_all_sessions` (server-side, revocable);
 - **monitoring** (:mod:`xai_eval.studies.monitoring`): :func:`progress`,
   :func:`exclusions` under :class:`ExclusionRules`, :func:`set_study_status`,
   :func:`find_participant` (by platform id, hashed with the server's key);
@@ -28,10 +32,17 @@ from xai_eval.studies.accounts import (
     create_admin,
     create_or_update_admin,
 )
+from xai_eval.studies.admin_sessions import (
+    admin_for_session,
+    end_all_sessions,
+    end_session,
+    start_session,
+)
 from xai_eval.studies.analysis import StudyStatistics, study_results, study_statistics
 from xai_eval.studies.audit import recent_audit, record_audit
 from xai_eval.studies.catalog import get_study, list_studies
 from xai_eval.studies.exports import EXPORT_COLUMNS, export_responses, export_results
+from xai_eval.studies.login import login_admin
 from xai_eval.studies.metric_results import MetricsTable, automatic_metrics
 from xai_eval.studies.monitoring import (
     STUDY_STATUSES,
@@ -49,8 +60,9 @@ from xai_eval.studies.platform import platform_id_key
 __all__ = [
     "EXPORT_COLUMNS", "MAX_PASSWORD", "MAX_USERNAME", "STUDY_STATUSES", "AdminAccountError",
     "ExclusionRules", "MetricsTable", "ParticipantExclusion", "ParticipantSummary",
-    "StudyProgress", "StudyStatistics", "admin_by_id", "authenticate_admin",
-    "automatic_metrics", "create_admin", "create_or_update_admin", "exclusions",
+    "StudyProgress", "StudyStatistics", "admin_by_id", "admin_for_session",
+    "authenticate_admin", "automatic_metrics", "create_admin", "create_or_update_admin",
+    "end_all_sessions", "end_session", "exclusions", "login_admin", "start_session",
     "export_responses", "export_results", "find_participant", "get_study", "list_studies",
     "platform_id_key", "progress", "recent_audit", "record_audit", "set_study_status",
     "study_results", "study_statistics",

@@ -8,6 +8,9 @@
   shown twice to one participant (class discrimination: seeing one image under two
   techniques would reveal the answer); images with the most least-shown items go first,
   which keeps the within-one guarantee for images with equally many items.
+- **Conditions between subjects** (tasks with ``between_subjects``, e.g. model
+  prediction): a new participant is given the condition with the fewest participants so
+  far (random among ties), so group sizes never differ by more than one.
 - **Order.** Practice items first (in random order), then the main items in random order
   with attention checks inserted at random positions (never first).
 - **Counterbalancing.** The left/right (or option-order) flip of an item alternates over
@@ -22,6 +25,7 @@ import random
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,24 @@ def choose_balanced(counts: Mapping[int, int], k: int, rng: random.Random,
         low = min(counts[i] for i in members[group])
         chosen.append(rng.choice(sorted(i for i in members[group] if counts[i] == low)))
     return chosen
+
+
+def choose_condition(items: Sequence[Any], shown: Mapping[int, int],
+                     rng: random.Random) -> str:
+    """The condition a new participant of a between-subjects study is given.
+
+    ``items`` are the study's condition items (``.id``, ``.condition``) and ``shown`` how
+    often each was assigned to a participant who counts. Every participant of a condition
+    is assigned all of its training items, so a condition's head-count is the largest
+    count of any of its items; the least-filled condition wins, random among ties.
+    """
+    filled: dict[str, int] = {}
+    for item in items:
+        filled[item.condition] = max(filled.get(item.condition, 0), shown.get(item.id, 0))
+    if not filled:
+        raise ValueError("a between-subjects study needs items with conditions")
+    low = min(filled.values())
+    return rng.choice(sorted(c for c, n in filled.items() if n == low))
 
 
 def build_sequence(practice: Sequence[int], main: Sequence[int], attention: Sequence[int],

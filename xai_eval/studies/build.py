@@ -22,8 +22,10 @@ from typing import Any
 import torch
 from sqlalchemy import func, select
 
+from xai_eval.api import get_explainer
 from xai_eval.db.base import make_engine, session_factory, session_scope, upgrade
 from xai_eval.db.studies import Item, Participant, Stimulus, Study
+from xai_eval.plugins import default_registries
 from xai_eval.studies.audit import record_audit
 from xai_eval.studies.definition import EMBEDDED, StudyDefinition, load_definition, task_class
 from xai_eval.studies.errors import StudyDefinitionError
@@ -66,33 +68,58 @@ class BuildContext:
         self.definition = definition
         self.dataset = dataset
         self.models = dict(models)
-        self._predictions: dict[tuple[str, int], int] = {}
-        self._inputs: dict[int, torch.Tensor] = {}
+        self._rankings: dict[tuple[str, int, Any], list[int]] = {}
 
     def class_name(self, class_id: int) -> str:
         classes = getattr(self.dataset, "classes", None) or []
         return classes[class_id] if 0 <= class_id < len(classes) else f"class {class_id}"
 
-    def model_input(self, model_name: str, index: int) -> torch.Tensor:
-        loaded = self.models[model_name]
+    def image(self, index: int, cover: tuple[float, float, float, float] | None = None) -> Any:
+        """Image ``index`` as PIL RGB, with ``cover`` (a fractional box) filled with the
+        image's mean colour when given."""
         image = self.dataset[index].load_image()
-        return loaded.preprocess(image).unsqueeze(0)
+        return apply_cover(image, cover) if cover is not None else image
 
-    def predict(self, model_name: str, index: int) -> int:
-        """Top-1 class of ``model_name`` on image ``index`` (cached)."""
-        key = (model_name, index)
-        if key not in self._predictions:
+    def model_input(self, model_name: str, index: int,
+                    cover: tuple[float, float, float, float] | None = None) -> torch.Tensor:
+        loaded = self.models[model_name]
+        return loaded.preprocess(self.image(index, cover)).unsqueeze(0)
+
+    def ranked(self, model_name: str, index: int,
+               cover: tuple[float, float, float, float] | None = None) -> list[int]:
+        """Class ids of ``model_name`` on image ``index`` (optionally covered), best first
+        (cached)."""
+        key = (model_name, index, cover)
+        if key not in self._rankings:
             with torch.no_grad():
-                logits = self.models[model_name].model(self.model_input(model_name, index))
-            self._predictions[key] = int(logits.argmax(dim=1)[0])
-        return self._predictions[key]
+                logits = self.models[model_name].model(self.model_input(model_name, index, cover))
+            self._rankings[key] = [int(c) for c in (-logits[0]).argsort(stable=True)]
+        return self._rankings[key]
+
+    def predict(self, model_name: str, index: int,
+                cover: tuple[float, float, float, float] | None = None) -> int:
+        """Top-1 class of ``model_name`` on image ``index`` (cached)."""
+        return self.ranked(model_name, index, cover)[0]
+
+
+def apply_cover(image: Any, cover: tuple[float, float, float, float]) -> Any:
+    """A copy of the PIL ``image`` with the fractional box ``cover`` filled with the image's
+    mean colour (a neutral occluder that adds no new edge colours)."""
+    import numpy as np
+    from PIL import Image
+
+    arr = np.asarray(image.convert("RGB")).copy()
+    h, w = arr.shape[:2]
+    x1, y1, x2, y2 = cover
+    c1, c2 = int(np.floor(x1 * w)), int(np.ceil(x2 * w))
+    r1, r2 = int(np.floor(y1 * h)), int(np.ceil(y2 * h))
+    arr[max(0, r1):min(h, r2), max(0, c1):min(w, c2)] = arr.reshape(-1, 3).mean(axis=0)
+    return Image.fromarray(arr)
 
 
 def load_dataset(definition: StudyDefinition, registries: Any = None) -> Any:
     """The dataset the definition names, through the dataset plugins (``embedded``: the
     generated benchmark, cached after the first use)."""
-    from xai_eval.plugins import default_registries
-
     ref = definition.dataset
     registries = registries or default_registries()
     options = dict(ref.options)
@@ -107,8 +134,6 @@ def load_dataset(definition: StudyDefinition, registries: Any = None) -> Any:
 
 def load_models(definition: StudyDefinition, registries: Any = None) -> dict[str, Any]:
     """``name -> LoadedModel`` for every model, resolved by the model-source plugins."""
-    from xai_eval.plugins import default_registries
-
     registries = registries or default_registries()
     sources = [registries.get("models", n).cls() for n in registries.names("models")]
     out = {}
@@ -138,28 +163,26 @@ class _Renderer:
     def _explainer(self, name: str, model_name: str) -> Any:
         key = (name, model_name)
         if key not in self._explainers:
-            import xai_eval
-
             definition = self.context.definition
             ref = next(e for e in definition.explainers if e.name == name)
             loaded = self.context.models[model_name]
             layer = definition.model(model_name).target_layer or getattr(
                 loaded, "target_layer", None)
-            self._explainers[key] = xai_eval.get_explainer(
+            self._explainers[key] = get_explainer(
                 name, loaded.model, target_layer=layer, registries=self.registries,
                 **ref.options)
         return self._explainers[key]
 
     def render(self, request: StimulusRequest) -> tuple[bytes, int, int]:
         render = self.context.definition.render
-        image = self.context.dataset[request.image_index].load_image()
+        image = self.context.image(request.image_index, request.cover)
         if request.explainer is None:
             pixels = image.convert("RGB").resize((render.size, render.size))
             import numpy as np
 
             arr = np.asarray(pixels)
         else:
-            x = self.context.model_input(request.model, request.image_index)
+            x = self.context.model_input(request.model, request.image_index, request.cover)
             explanation = self._explainer(request.explainer, request.model).explain(
                 x, [request.class_id])
             from xai_eval.explain.postprocess import normalize
@@ -225,6 +248,8 @@ def _build(session: Any, definition: StudyDefinition, dataset: Any,
                            models if models is not None else load_models(definition, registries))
     plans = task.plan_items(context)
     mains = [p for p in plans if p.kind == "main"]
+    if task.disjoint_phases:
+        check_disjoint_phases(plans)
     if not mains:
         raise StudyDefinitionError(
             f"no item of dataset {definition.dataset.name!r} qualifies for task "
@@ -251,6 +276,21 @@ def _build(session: Any, definition: StudyDefinition, dataset: Any,
                  {"definition_hash": digest, "items": len(plans),
                   "stimuli": report.stimuli_added, "replaced": report.replaced}, commit=False)
     return report
+
+
+def check_disjoint_phases(plans: list[ItemPlan]) -> None:
+    """Refuse a study whose test (main) images include training (practice) images: a
+    participant who saw an image explained would be tested on an answer already shown
+    (Hase & Bansal 2020's first design rule)."""
+    training = {p.image_id for p in plans if p.kind == "practice"}
+    overlap = sorted(training & {p.image_id for p in plans if p.kind == "main"})
+    if overlap:
+        shown = ", ".join(overlap[:10]) + (f" (+{len(overlap) - 10} more)" if len(overlap) > 10
+                                           else "")
+        raise StudyDefinitionError(
+            f"the test images overlap the training images ({len(overlap)} shared: {shown}); "
+            "a test image must never have been shown with the model's decision. Remove them "
+            "from parameters.test_images or parameters.training_images")
 
 
 def _render_all(session: Any, study: Study, plans: list[ItemPlan], context: BuildContext,

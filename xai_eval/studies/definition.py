@@ -16,6 +16,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from xai_eval.errors import UnknownNameError
+from xai_eval.plugins import default_registries
 from xai_eval.studies.errors import StudyDefinitionError
 
 #: dataset name meaning the embedded benchmark (``xai_eval.data.embedded``)
@@ -166,8 +168,6 @@ def load_definition(path: str | Path, registries: Any = None,
 
 def check_plugin_names(definition: StudyDefinition, registries: Any = None) -> None:
     """Every task, explainer and dataset name must be installed; list the available ones."""
-    from xai_eval.plugins import default_registries
-
     registries = registries or default_registries()
     problems = []
     if definition.task not in registries.names("study_tasks"):
@@ -190,9 +190,6 @@ def check_plugin_names(definition: StudyDefinition, registries: Any = None) -> N
 
 def task_class(name: str, registries: Any = None) -> type:
     """The registered :class:`~xai_eval.studies.tasks.StudyTask` subclass called ``name``."""
-    from xai_eval.errors import UnknownNameError
-    from xai_eval.plugins import default_registries
-
     try:
         return (registries or default_registries()).get("study_tasks", name).cls
     except UnknownNameError as exc:

@@ -29,7 +29,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from xai_eval.db.studies import Item, Participant, Study, TrialInstance
-from xai_eval.studies.assignment import build_sequence, choose_balanced, counterbalance_flip
+from xai_eval.studies.assignment import (
+    build_sequence,
+    choose_balanced,
+    choose_condition,
+    counterbalance_flip,
+)
 from xai_eval.studies.catalog import task_for
 from xai_eval.studies.errors import (
     AlreadyCompletedError,
@@ -122,13 +127,18 @@ def _write_participant(session: Session, study: Study, task: StudyTask, token_ha
         by_kind[item.kind].append(item)
     shown = _shown_counts(session, study, int(params.get("abandon_after_minutes",
                                                          ABANDON_AFTER_MINUTES)))
+    n_practice = int(params.get("practice_trials", 0))
+    if task.between_subjects:
+        condition = choose_condition(by_kind["practice"] + by_kind["main"], shown, rng)
+        by_kind["practice"] = [i for i in by_kind["practice"] if i.condition == condition]
+        by_kind["main"] = [i for i in by_kind["main"] if i.condition == condition]
+        n_practice = len(by_kind["practice"])  # the whole training phase of the condition
     mains = {item.id: shown.get(item.id, 0) for item in by_kind["main"]}
     groups = ({item.id: item.image_id for item in by_kind["main"]}
               if params.get("distinct_images", False) else None)
     k = int(params.get("trials_per_participant", len(mains)))
     chosen = choose_balanced(mains, k, rng, groups)
-    practice = [i.id for i in sorted(by_kind["practice"], key=lambda i: i.key)][
-        : int(params.get("practice_trials", 0))]
+    practice = [i.id for i in sorted(by_kind["practice"], key=lambda i: i.key)][:n_practice]
     attention_pool = [i.id for i in by_kind["attention"]]
     attention = rng.sample(attention_pool,
                            min(int(params.get("attention_checks", 0)), len(attention_pool)))

@@ -102,6 +102,31 @@ class InvalidAnswerError(StudyError, AnswerError):
     status = 422
 
 
+class ThrottledError(StudyError):
+    """Too many attempts from this client or for this account: try again after
+    ``retry_after`` seconds (answered at once as 429 with ``Retry-After``)."""
+
+    status = 429
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = max(1, int(retry_after))
+
+
+class PlatformSessionMismatchError(StudyError, PermissionError):
+    """A known platform id arrived from another platform session (Prolific ``SESSION_ID``,
+    MTurk ``assignmentId``): resuming is refused and the holder keeps the session."""
+
+    status = 403
+
+
+class StorageError(StudyError, RuntimeError):
+    """The database file was replaced or deleted under the running server: nothing written
+    can be trusted to last, so nothing is acknowledged."""
+
+    status = 503
+
+
 class DatabaseBusyError(StudyError, RuntimeError):
     """The database stayed locked/busy through every retry; nothing was written."""
 
@@ -111,7 +136,8 @@ class DatabaseBusyError(StudyError, RuntimeError):
 __all__ = [
     "AlreadyCompletedError", "AnswerError", "DatabaseBusyError", "ForeignTrialError",
     "InvalidAnswerError", "InvalidTokenError", "ParticipantFinishedError",
-    "PlatformKeyError", "PlatformParameterError", "PreviewModeError", "StudyClosedError",
-    "StudyDefinitionError", "StudyError", "StudyNotFoundError", "TrialOrderError",
+    "PlatformKeyError", "PlatformParameterError", "PlatformSessionMismatchError",
+    "PreviewModeError", "StorageError", "StudyClosedError", "StudyDefinitionError",
+    "StudyError", "StudyNotFoundError", "ThrottledError", "TrialOrderError",
     "UnknownTrialError",
 ]

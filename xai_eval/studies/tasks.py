@@ -44,6 +44,9 @@ class StimulusRequest:
     class_id: int
     explainer: str | None
     model: str
+    #: a box (x1, y1, x2, y2 as fractions of width/height) covered with the image's mean
+    #: colour before rendering: the changed input of a counterfactual simulation
+    cover: tuple[float, float, float, float] | None = None
 
 
 @dataclass
@@ -102,6 +105,12 @@ class StudyTask:
     response_kind: ClassVar[str] = "choice"
     #: accuracy expected by guessing (None for rating tasks)
     chance: ClassVar[float | None] = None
+    #: conditions between subjects: each participant is given one condition (the least
+    #: filled so far) and sees only that condition's practice (training) and main items
+    between_subjects: ClassVar[bool] = False
+    #: practice (training) images and main (test) images must be disjoint: ``study build``
+    #: refuses a definition whose test images overlap its training images
+    disjoint_phases: ClassVar[bool] = False
 
     def __init__(self, definition: StudyDefinition) -> None:
         self.definition = definition

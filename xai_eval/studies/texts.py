@@ -24,7 +24,7 @@ SECONDS_PER_TRIAL = 10
 
 def study_texts(study: Study) -> dict[str, Any]:
     """The participant pages' texts and counts (``consent_text``, ``instructions``,
-    ``debrief``, ``trial_count``, ``practice_count``, ``minutes``)."""
+    ``debrief``, ``trial_count``, ``practice_count``, ``practice_note``, ``minutes``)."""
     definition = study.definition or {}
     parameters = study.parameters
     texts = definition.get("texts") or {}
@@ -40,5 +40,8 @@ def study_texts(study: Study) -> dict[str, Any]:
         "debrief": text("debrief", DEFAULT_DEBRIEF),
         "trial_count": trials + practice + int(parameters.get("attention_checks", 0) or 0),
         "practice_count": practice,
+        # what the first trials are, when they are not practice with feedback (e.g. the
+        # training phase of a model-prediction study)
+        "practice_note": str(parameters.get("practice_note") or ""),
         "minutes": max(1, round((trials + practice) * SECONDS_PER_TRIAL / 60)),
     }

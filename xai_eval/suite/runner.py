@@ -46,6 +46,7 @@ from xai_eval.suite.samples import (
     class_boxes,
     class_mask,
     fit_maps,
+    ignore_region,
     is_difficult,
     label_classes,
     prepare_image,
@@ -361,6 +362,7 @@ class SuiteRunner:
                      ) -> list[dict[str, Any]]:
         rows = []
         labelled = label_classes(image, classes)
+        ignore = ignore_region(image)
         for column, class_id in enumerate(classes):
             samples = {
                 region: MetricSample(
@@ -370,7 +372,7 @@ class SuiteRunner:
                     gt_box_difficult=box_difficult, all_gt_classes=classes, logits=logits,
                     topk_classes=topk_classes if k else None,
                     topk_saliency=maps[:k] if k else None, model=loaded.model,
-                    explainer=explainer,
+                    explainer=explainer, ignore_mask=ignore,
                     extras={"dataset": dataset_id, "model": model_id,
                             "explainer_id": explainer_id, "region": region,
                             "item_extras": image.item.extras},

@@ -132,6 +132,22 @@ def class_mask(prepared: PreparedImage, class_id: int, region: str = "object") -
     return F.interpolate(tensor, size=(height, width), mode="nearest")[0, 0] > 0.5
 
 
+def ignore_region(prepared: PreparedImage) -> torch.Tensor | None:
+    """Pixels the mask metrics leave out, resized (nearest) to the input frame, or None.
+
+    Read from ``item.extras["void_mask"]`` (VOC's label 255) or ``["ignore_mask"]``
+    (wsolevaluation-style ignore pixels written by a dataset adapter).
+    """
+    extras = prepared.item.extras
+    raw = extras.get("void_mask") if extras.get("void_mask") is not None \
+        else extras.get("ignore_mask")
+    if raw is None:
+        return None
+    tensor = torch.as_tensor(np.asarray(raw, dtype=bool))[None, None].float()
+    height, width = prepared.tensor.shape[-2:]
+    return F.interpolate(tensor, size=(height, width), mode="nearest")[0, 0] > 0.5
+
+
 def is_difficult(item: DatasetItem, class_id: int) -> bool:
     """TorchRay's "difficult" pointing-game subset flag for (image, class), if the data has it."""
     flags = item.extras.get("difficult_classes") or item.extras.get("pointing_difficult") or ()

@@ -38,6 +38,8 @@ DEFAULTS: dict[str, Any] = {
     "MAX_CONTENT_LENGTH": 16 * 1024,
     "DB_POOL_SIZE": 10,
     "DB_MAX_OVERFLOW": 20,
+    "ADMIN_IDLE_MINUTES": 30,  # an admin session unused this long is over
+    "ADMIN_SESSION_HOURS": 12,  # and any admin session this old
 }
 #: Prefix of the environment variables the app reads (``XAI_EVAL_SECRET_KEY``, ...).
 ENV_PREFIX = "XAI_EVAL"

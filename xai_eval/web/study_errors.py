@@ -22,9 +22,15 @@ def snake_case(name: str) -> str:
 def _study_error(exc: StudyError):  # type: ignore[no-untyped-def]
     status = int(getattr(exc, "status", 400))
     if wants_json():
-        return error_response(status, snake_case(type(exc).__name__), str(exc))
-    return render_template("participant/message.html", study=None, heading="Sorry",
-                           message=str(exc)), status
+        body, status = error_response(status, snake_case(type(exc).__name__), str(exc))
+    else:
+        body = render_template("participant/message.html", study=None, heading="Sorry",
+                               message=str(exc))
+    headers = {}
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after:  # ThrottledError: the client is told when to come back, at once
+        headers["Retry-After"] = str(int(retry_after))
+    return body, status, headers
 
 
 def init_app(app: Flask) -> None:

@@ -1,24 +1,20 @@
 """Logging in to and out of the admin area.
 
 Passwords are checked by the admin service
-(:func:`~xai_eval.studies.accounts.authenticate_admin`, which audits every attempt); a
-successful login clears the session first (no fixation) and only a local ``/admin`` path
-is followed afterwards.
+(:func:`~xai_eval.studies.login.login_admin`: throttled in the database, audited, never
+sleeping a server thread; a blocked account or client gets 429 with ``Retry-After`` from the
+error handler). A successful login clears the session first (no fixation) and stores only
+a server-side session token; only a local ``/admin`` path is followed afterwards.
 """
 
 from __future__ import annotations
 
-import time
-
-from flask import abort, flash, redirect, render_template, request, session, url_for
+from flask import abort, flash, g, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
 
 from xai_eval.studies import admin_service as service
-from xai_eval.web.admin.blueprint import SESSION_KEY, bp
+from xai_eval.web.admin.blueprint import SESSION_KEY, bp, login_required
 from xai_eval.web.database import get_session
-
-#: Constant delay after a failed login: slows guessing without locking anyone out.
-FAILED_LOGIN_DELAY_S = 0.5
 
 
 def _safe_next(target: str | None) -> str:
@@ -37,18 +33,28 @@ def login() -> Response | str | tuple[str, int]:
     if not username or len(username) > service.MAX_USERNAME or len(password) > service.MAX_PASSWORD:
         abort(400, description=f"username (1-{service.MAX_USERNAME} characters) and password "
                                f"(at most {service.MAX_PASSWORD}) are required")
-    user = service.authenticate_admin(get_session(), username, password)
+    db = get_session()
+    user = service.login_admin(db, username, password, client=request.remote_addr or "unknown")
     if user is None:
-        time.sleep(FAILED_LOGIN_DELAY_S)
         flash("Wrong username or password.")
         return render_template("admin/login.html", next=request.form.get("next", "")), 401
-    user_id = user.id
+    token = service.start_session(db, user)
     session.clear()
-    session[SESSION_KEY] = user_id
+    session[SESSION_KEY] = token
     return redirect(_safe_next(request.form.get("next")))
 
 
 @bp.post("/logout")
 def logout() -> Response:
+    service.end_session(get_session(), session.pop(SESSION_KEY, None))
+    return redirect(url_for("admin.login"))
+
+
+@bp.post("/logout-everywhere")
+@login_required
+def logout_everywhere() -> Response:
+    """End every session of this admin (other browsers, copied cookies, this one)."""
+    service.end_all_sessions(get_session(), g.admin)
     session.pop(SESSION_KEY, None)
+    flash("Logged out on every device.")
     return redirect(url_for("admin.login"))

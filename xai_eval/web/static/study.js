@@ -57,7 +57,7 @@
     el("instructions").hidden = true;
     el("trial").hidden = false;
     el("feedback").hidden = true;
-    el("phase").textContent = trial.phase === "practice" ? "Practice." : "";
+    el("phase").textContent = (trial.extra && trial.extra.phase_label) || (trial.phase === "practice" ? "Practice." : "");
     renderProgress(trial);
     el("question").textContent = trial.question;
     var stimuli = el("stimuli");

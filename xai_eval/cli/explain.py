@@ -1,8 +1,8 @@
 """``xai-eval explain``: one image, one model, one method -> a heat-map overlay PNG.
 
-Registered on the ``xai-eval`` group by :func:`register` (see :mod:`xai_eval.cli`). Heavy
-imports (torch, torchvision, matplotlib) happen inside the command so ``xai-eval --help``
-stays fast.
+Heavy imports (torch, torchvision, matplotlib) happen inside the command so
+``xai-eval --help`` stays fast. :func:`run_explain` is the command's work without click
+(tests call it).
 """
 
 from __future__ import annotations
@@ -166,7 +166,3 @@ def run_explain(model_spec: str, weights: Path | None, method: str, image_path: 
     lines.append(f"wrote {out_path}")
     return lines
 
-
-def register(main: click.Group) -> None:
-    """Add ``explain`` to the ``xai-eval`` command group."""
-    main.add_command(explain_command)

@@ -1,8 +1,7 @@
-"""Commands of the study area: ``serve``, ``db upgrade``, ``admin create`` and ``study``.
+"""The study server's commands: ``serve`` and ``admin create|find-participant``.
 
 Every command takes ``--db URL`` (else ``XAI_EVAL_DATABASE_URL``, else ``xai-eval.db`` in
-the working directory). The ``study`` group comes from :mod:`xai_eval.studies.commands`
-when that module is installed.
+the working directory).
 """
 
 from __future__ import annotations
@@ -12,26 +11,11 @@ import sys
 
 import click
 
-DB_OPTION_HELP = ("Database URL (default: $XAI_EVAL_DATABASE_URL, else sqlite:///xai-eval.db). "
-                  "PostgreSQL: postgresql+psycopg://user@host:5432/name")
-
-
-def register(main: click.Group) -> None:
-    """Attach this area's commands to the ``xai-eval`` group."""
-    main.add_command(serve)
-    main.add_command(db_group)
-    main.add_command(admin_group)
-    try:
-        from xai_eval.studies.commands import register_study_commands
-    except ModuleNotFoundError as exc:
-        if exc.name != "xai_eval.studies.commands":
-            raise
-    else:
-        register_study_commands(main)
+from xai_eval.cli.options import DB_HELP
 
 
 @click.command("serve")
-@click.option("--db", "db_url", default=None, help=DB_OPTION_HELP)
+@click.option("--db", "db_url", default=None, help=DB_HELP)
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Interface to listen on; use 0.0.0.0 only behind a TLS reverse proxy.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535),
@@ -62,13 +46,13 @@ def serve(db_url: str | None, host: str, port: int, threads: int, connection_lim
     from waitress.server import create_server
 
     from xai_eval.db.base import DatabaseError, database_url
-    from xai_eval.web.app import create_app
+    from xai_eval.web.app import create_app, env_config
 
     config = {"DATABASE_URL": database_url(db_url), "SESSION_COOKIE_SAMESITE": samesite}
     if insecure_cookies:
         config["SESSION_COOKIE_SECURE"] = False
     try:
-        app = create_app(_env_config() | config)
+        app = create_app(env_config() | config)
     except DatabaseError as exc:
         raise click.ClickException(str(exc)) from None
     # Load the plugin registries (explainers import torch) now, not on the first
@@ -91,34 +75,6 @@ def serve(db_url: str | None, host: str, port: int, threads: int, connection_lim
         server.run()
 
 
-def _env_config() -> dict[str, object]:
-    """``XAI_EVAL_*`` settings from the environment (as ``create_app()`` reads them)."""
-    from flask import Config
-
-    config = Config("")
-    config.from_prefixed_env("XAI_EVAL")
-    return dict(config)
-
-
-@click.group("db")
-def db_group() -> None:
-    """Create or migrate the database schema (Alembic migrations in migrations/)."""
-
-
-@db_group.command("upgrade")
-@click.option("--db", "db_url", default=None, help=DB_OPTION_HELP)
-@click.option("--revision", default="heads", show_default=True, help="Target revision.")
-def db_upgrade(db_url: str | None, revision: str) -> None:
-    """Apply every migration up to REVISION (creates the schema in an empty database)."""
-    from xai_eval.db.base import DatabaseError, database_url, upgrade
-
-    try:
-        upgrade(database_url(db_url), revision)
-    except DatabaseError as exc:
-        raise click.ClickException(str(exc)) from None
-    click.echo(f"database at {database_url(db_url).split('@')[-1]} is at {revision}")
-
-
 @click.group("admin")
 def admin_group() -> None:
     """Administer the study server: the accounts that may log in to /admin/, and finding a
@@ -127,7 +83,7 @@ def admin_group() -> None:
 
 @admin_group.command("create")
 @click.argument("username")
-@click.option("--db", "db_url", default=None, help=DB_OPTION_HELP)
+@click.option("--db", "db_url", default=None, help=DB_HELP)
 @click.option("--password-stdin", is_flag=True,
               help="Read the password from the first line of stdin (for scripts).")
 def admin_create(username: str, db_url: str | None, password_stdin: bool) -> None:
@@ -148,7 +104,7 @@ def admin_create(username: str, db_url: str | None, password_stdin: bool) -> Non
 @admin_group.command("find-participant")
 @click.argument("slug")
 @click.argument("platform_id")
-@click.option("--db", "db_url", default=None, help=DB_OPTION_HELP)
+@click.option("--db", "db_url", default=None, help=DB_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 def admin_find_participant(slug: str, platform_id: str, db_url: str | None,
                            as_json: bool) -> None:

@@ -1,38 +1,13 @@
-"""The ``xai-eval`` command line: one click group; each area adds its own commands.
-
-The explainer commands live here; the metric-suite commands (``run``, ``demo``, ``gapify``)
-register from :mod:`xai_eval.suite.commands` and the study commands (``study``, ``serve``,
-``db``, ``admin``) from :mod:`xai_eval.web.commands`.
-"""
+"""``xai-eval plugins``: what is installed, from the registries the plugins fill."""
 
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import click
 
-from xai_eval import __version__
 
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="xai-eval")
-@click.option("--plugins-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Also load every *.py file in this folder as a plugin (for experiments).")
-def main(plugins_dir: Path | None) -> None:
-    """xai-eval: compute visual explanations, score them with localization and
-    faithfulness metrics, and run human studies on them.
-
-    Start with `xai-eval demo` (the default suite on the embedded benchmark) or
-    `xai-eval plugins` (what is installed).
-    """
-    if plugins_dir is not None:
-        from xai_eval.plugins import reload_default_registries
-
-        reload_default_registries(plugins_dir)
-
-
-@main.command("plugins")
+@click.command("plugins")
 @click.option("--verbose", "-v", is_flag=True, help="Also show each class's options.")
 def plugins_command(verbose: bool) -> None:
     """List every plugin with its version, hooks and what it registers.
@@ -74,24 +49,3 @@ def plugins_command(verbose: bool) -> None:
         console.print(f"[red]error:[/red] {error}")
     if registries.errors:
         sys.exit(1)
-
-
-def _register_area_commands() -> None:
-    """Attach the commands of the suite and study areas when those modules exist."""
-    import importlib
-
-    for module_name in ("xai_eval.explain.commands", "xai_eval.suite.commands",
-                        "xai_eval.web.commands"):
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name == module_name:
-                continue
-            raise
-        module.register(main)
-
-
-_register_area_commands()
-
-if __name__ == "__main__":  # pragma: no cover
-    main()

@@ -1,7 +1,5 @@
-"""``xai-eval study ...``: build a study's stimuli, check a study file, list built studies.
-
-Registered by :mod:`xai_eval.web.commands` through :func:`register_study_commands`.
-"""
+"""``xai-eval study ...``: build a study's stimuli, check a study file, list built studies,
+their statistics and their answers (CSV)."""
 
 from __future__ import annotations
 
@@ -10,10 +8,8 @@ from pathlib import Path
 
 import click
 
+from xai_eval.cli.options import DB_HELP
 from xai_eval.errors import XaiEvalError
-
-DB_HELP = ("Database URL (default: $XAI_EVAL_DATABASE_URL, else sqlite:///xai-eval.db). "
-           "PostgreSQL: postgresql+psycopg://user@host:5432/name")
 
 
 @click.group("study")
@@ -204,7 +200,3 @@ def export_command(slug: str, db_url: str | None, out: Path) -> None:
                              for k, v in row.items()})
     click.echo(f"wrote {len(rows)} answers to {out}")
 
-
-def register_study_commands(group: click.Group) -> None:
-    """Add the ``study`` command group to ``group`` (the ``xai-eval`` main group)."""
-    group.add_command(study_group)
