@@ -133,7 +133,7 @@ def demo_command(db_url: str | None, out_dir: Path | None, cache_dir: Path | Non
     if real:
         _real_demo(db_url, out_dir or Path("xai-eval-real"), no_progress)
         return
-    out_dir = out_dir or Path("xai-eval-demo" if benchmark == "v2" else "xai-eval-demo-v1")
+    out_dir = out_dir or Path("xai-eval-demo")
     tic, cpu = time.perf_counter(), time.process_time()
     try:
         from xai_eval.suite.demo_benchmark import ClaimsSection, prepare, suite_path
