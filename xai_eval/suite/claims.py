@@ -14,9 +14,9 @@ records (never from the aggregate table alone), so every verdict carries a 95 % 
 4. **Every method beats the centre baseline on pointing** (TorchRay): pointing hit rate
    minus the centre map's, paired over (image, class) pairs, per model and method.
 
-The interval functions are the only statistics here: :func:`wilson` and
-:func:`paired_bootstrap` (seeded, percentile). When ``xai_eval.stats`` provides them, swap
-these two calls; nothing else changes.
+The statistics come from ``xai_eval.stats``: :func:`wilson` (Wilson score interval) and
+:func:`paired_bootstrap` (paired percentile bootstrap, 1000 resamples, seed 0) are thin
+wrappers, so the verdicts are reproducible run to run.
 """
 
 from __future__ import annotations
@@ -27,8 +27,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-
-Z95 = 1.959963984540054
 
 
 @dataclass
@@ -45,25 +43,30 @@ class Claim:
     detail: str = ""
 
 
-def wilson(successes: int, n: int, z: float = Z95) -> tuple[float, float]:
-    """Wilson score interval of a proportion (the interval for an agreement share)."""
-    if n == 0:
+def wilson(successes: int, n: int) -> tuple[float, float]:
+    """Wilson score 95 % interval of a proportion (``xai_eval.stats``)."""
+    from xai_eval.stats.intervals import wilson_interval
+
+    interval = wilson_interval(successes, n)
+    if interval.low is None or interval.high is None:
         return math.nan, math.nan
-    p = successes / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return centre - half, centre + half
+    return float(interval.low), float(interval.high)
 
 
-def paired_bootstrap(a: np.ndarray, b: np.ndarray, resamples: int = 2000, seed: int = 0
-                     ) -> tuple[float, float, float]:
-    """mean(a - b) and its 95 % percentile interval, resampling pairs (seeded, reproducible)."""
-    diff = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
-    if diff.size == 0:
+def paired_bootstrap(a: np.ndarray, b: np.ndarray) -> tuple[float, float, float]:
+    """mean(a - b) and its 95 % paired-bootstrap percentile interval (``xai_eval.stats``:
+    1000 resamples of the pairs, seed 0, unstratified)."""
+    from xai_eval.stats.paired import paired_bootstrap_test
+
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if a.size == 0:
         return math.nan, math.nan, math.nan
-    rng = np.random.default_rng(seed)
-    means = diff[rng.integers(0, diff.size, (resamples, diff.size))].mean(axis=1)
-    return float(diff.mean()), float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
+    test = paired_bootstrap_test(lambda i: float(a[i].mean()), lambda i: float(b[i].mean()),
+                                 [0] * a.size)
+    interval = test.difference
+    if interval.estimate is None or interval.low is None or interval.high is None:
+        return math.nan, math.nan, math.nan
+    return float(interval.estimate), float(interval.low), float(interval.high)
 
 
 def _verdict(low: float, high: float, better_if_positive: bool = True) -> str:

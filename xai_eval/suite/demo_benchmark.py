@@ -80,6 +80,6 @@ class ClaimsSection:
         self.markdown = to_markdown(claims)
         intro = ("<p>Each claim is decided from the per-image results: agreement share with a "
                  "Wilson 95 % interval, or a difference (points) with a paired bootstrap 95 % "
-                 "interval (2000 resamples, seed 0). <i>agrees</i>: the interval lies on the "
+                 "interval (1000 resamples, seed 0; xai_eval.stats). <i>agrees</i>: the interval lies on the "
                  "claim's side of 0; <i>inconclusive</i>: it contains 0.</p>")
         return [("The papers' claims on this benchmark", intro + to_html(claims))]
