@@ -1,4 +1,8 @@
-"""Built-in plugin: input-gradient explainers (backprop, deconvnet, guided backprop)."""
+"""Built-in plugin: input-gradient explainers.
+
+Backprop, deconvnet and guided backprop live here; Integrated Gradients, the SmoothGrad
+family (smoothgrad, smoothgrad_sq, vargrad) and Input x Gradient have a module each.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,12 @@ from typing import Any, ClassVar
 from xai_eval import hookimpl
 from xai_eval.explain.base import InputGradientExplainer
 from xai_eval.explain.relu_rules import ReluRuleMode
+from xai_eval_gradients.input_x_gradient import InputXGradient
+from xai_eval_gradients.integrated_gradients import IntegratedGradients
+from xai_eval_gradients.smoothgrad import SmoothGrad, SmoothGradSquared, VarGrad
+
+__all__ = ["Backprop", "Deconvnet", "GuidedBackprop", "InputXGradient", "IntegratedGradients",
+           "SmoothGrad", "SmoothGradSquared", "VarGrad"]
 
 
 class Backprop(InputGradientExplainer):
@@ -58,4 +68,5 @@ class Deconvnet(_ReluRuleExplainer):
 
 @hookimpl
 def xai_eval_register_explainers() -> list[type]:
-    return [Backprop, GuidedBackprop, Deconvnet]
+    return [Backprop, GuidedBackprop, Deconvnet, IntegratedGradients, SmoothGrad,
+            SmoothGradSquared, VarGrad, InputXGradient]

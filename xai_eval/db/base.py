@@ -83,6 +83,9 @@ def make_engine(url: str | None = None, check: bool = True, **kwargs: Any) -> En
     engine = create_engine(parsed, **kwargs)
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+        from xai_eval.db.storage import watch
+
+        watch(engine)
     if check:
         try:
             with engine.connect():

@@ -10,6 +10,8 @@
 - **monitoring** (:mod:`xai_eval.studies.monitoring`): :func:`progress`,
   :func:`exclusions` under :class:`ExclusionRules`, :func:`set_study_status`,
   :func:`find_participant` (by platform id, hashed with the server's key);
+  :func:`allow_reentry` (:mod:`xai_eval.studies.enrolment`: let one participant resume from
+  a new platform session once);
 - **results** (:mod:`xai_eval.studies.analysis`): :func:`study_results`;
 - **exports** (:mod:`xai_eval.studies.exports`): :func:`export_responses`,
   :func:`export_results`;
@@ -41,6 +43,7 @@ from xai_eval.studies.admin_sessions import (
 from xai_eval.studies.analysis import StudyStatistics, study_results, study_statistics
 from xai_eval.studies.audit import recent_audit, record_audit
 from xai_eval.studies.catalog import get_study, list_studies
+from xai_eval.studies.enrolment import allow_reentry
 from xai_eval.studies.exports import EXPORT_COLUMNS, export_responses, export_results
 from xai_eval.studies.login import login_admin
 from xai_eval.studies.metric_results import MetricsTable, automatic_metrics
@@ -60,7 +63,7 @@ from xai_eval.studies.platform import platform_id_key
 __all__ = [
     "EXPORT_COLUMNS", "MAX_PASSWORD", "MAX_USERNAME", "STUDY_STATUSES", "AdminAccountError",
     "ExclusionRules", "MetricsTable", "ParticipantExclusion", "ParticipantSummary",
-    "StudyProgress", "StudyStatistics", "admin_by_id", "admin_for_session",
+    "StudyProgress", "StudyStatistics", "admin_by_id", "admin_for_session", "allow_reentry",
     "authenticate_admin", "automatic_metrics", "create_admin", "create_or_update_admin",
     "end_all_sessions", "end_session", "exclusions", "login_admin", "start_session",
     "export_responses", "export_results", "find_participant", "get_study", "list_studies",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, abort, redirect, render_template, request, url_for
+from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
 
 from xai_eval.studies import admin_service as service
 from xai_eval.web.admin import results_display
@@ -49,6 +49,22 @@ def change_status(slug: str) -> Any:
         abort(400, description=f"status must be one of {', '.join(service.STUDY_STATUSES)}")
     db = get_session()
     service.set_study_status(db, service.get_study(db, slug), status, actor())
+    return redirect(url_for("admin.study", slug=slug))
+
+
+@bp.post("/studies/<slug>/reentry")
+@login_required
+def allow_reentry(slug: str) -> Any:
+    """Let a participant (named by Prolific PID / MTurk workerId) resume once from a new
+    session, after a support request; audited."""
+    platform_id = request.form.get("platform_id", "").strip()
+    if not platform_id or len(platform_id) > 128:
+        abort(400, description="give the participant's Prolific PID or MTurk workerId")
+    db = get_session()
+    found = service.allow_reentry(db, service.get_study(db, slug), platform_id,
+                                  service.platform_id_key(current_app.config), actor())
+    flash(f"Participant {found} may now continue once from a new browser or session."
+          if found is not None else "No participant of this study has that platform id.")
     return redirect(url_for("admin.study", slug=slug))
 
 
