@@ -114,6 +114,14 @@ class StudyParameters(BaseModel):
         return self
 
 
+class Preregistration(_Strict):
+    """What is registered before the first participant (part of the frozen definition)."""
+
+    hypotheses: list[str] = Field(default_factory=list)
+    analysis_plan: str = ""  # added to the task's own analysis plan
+    exclusions: str = ""  # anything beyond parameters.exclusion, stated in words
+
+
 class StudyDefinition(_Strict):
     """One study file."""
 
@@ -129,6 +137,7 @@ class StudyDefinition(_Strict):
     explainers: list[ExplainerRef] = Field(min_length=1)
     render: RenderOptions = Field(default_factory=RenderOptions)
     parameters: StudyParameters = Field(default_factory=StudyParameters)
+    preregistration: Preregistration | None = None
 
     @field_validator("models", "explainers")
     @classmethod
