@@ -1,4 +1,8 @@
-"""Built-in plugin: input-gradient explainers (backprop, deconvnet, guided backprop)."""
+"""Built-in plugin: input-gradient explainers.
+
+Backprop, deconvnet and guided backprop live here; Integrated Gradients, the SmoothGrad
+family (smoothgrad, smoothgrad_sq, vargrad) and Input x Gradient have a module each.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,12 @@ from typing import Any, ClassVar
 from xai_eval import hookimpl
 from xai_eval.explain.base import InputGradientExplainer
 from xai_eval.explain.relu_rules import ReluRuleMode
+from xai_eval_gradients.input_x_gradient import InputXGradient
+from xai_eval_gradients.integrated_gradients import IntegratedGradients
+from xai_eval_gradients.smoothgrad import SmoothGrad, SmoothGradSquared, VarGrad
+
+__all__ = ["Backprop", "Deconvnet", "GuidedBackprop", "InputXGradient", "IntegratedGradients",
+           "SmoothGrad", "SmoothGradSquared", "VarGrad"]
 
 
 class Backprop(InputGradientExplainer):
@@ -19,6 +29,8 @@ class Backprop(InputGradientExplainer):
     """
 
     name: ClassVar[str] = "backprop"
+    paper: ClassVar[str] = "Simonyan et al. 2014, arXiv:1312.6034"
+    oracle: ClassVar[str] = "Captum Saliency"
     options: ClassVar[dict[str, Any]] = {}
 
 
@@ -41,6 +53,8 @@ class GuidedBackprop(_ReluRuleExplainer):
     """
 
     name: ClassVar[str] = "guided_backprop"
+    paper: ClassVar[str] = "Springenberg et al. 2015, arXiv:1412.6806"
+    oracle: ClassVar[str] = "Captum GuidedBackprop"
     options: ClassVar[dict[str, Any]] = {}
     rule: ClassVar[str] = "guided"
 
@@ -52,10 +66,13 @@ class Deconvnet(_ReluRuleExplainer):
     """
 
     name: ClassVar[str] = "deconvnet"
+    paper: ClassVar[str] = "Zeiler & Fergus 2014, arXiv:1311.2901"
+    oracle: ClassVar[str] = "Captum Deconvolution"
     options: ClassVar[dict[str, Any]] = {}
     rule: ClassVar[str] = "deconvnet"
 
 
 @hookimpl
 def xai_eval_register_explainers() -> list[type]:
-    return [Backprop, GuidedBackprop, Deconvnet]
+    return [Backprop, GuidedBackprop, Deconvnet, IntegratedGradients, SmoothGrad,
+            SmoothGradSquared, VarGrad, InputXGradient]

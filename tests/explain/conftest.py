@@ -159,13 +159,17 @@ def tv_model() -> Callable[..., nn.Module]:
 
 #: every explainer registered in this environment, read once at collection time: the
 #: built-in ones and any third-party plugin installed in the venv (the example plugin's
-#: ``input_x_gradient``), which must keep the same guarantees
+#: ``example_input_x_gradient``), which must keep the same guarantees
 ALL_EXPLAINERS: tuple[str, ...] = tuple(sorted(xai_eval.available_explainers()))
 
 #: options that keep each method cheap at any image size (occlusion: half-side patches at a
 #: stride of one patch, so 4 windows)
 FAST_OPTIONS: dict[str, dict[str, object]] = {"occlusion": {"patch_size": 0.5, "stride": 1.0},
-                                              "rise": {"n_masks": 8, "grid": 2}}
+                                              "rise": {"n_masks": 8, "grid": 2},
+                                              "integrated_gradients": {"steps": 4},
+                                              "smoothgrad": {"n_samples": 4},
+                                              "smoothgrad_sq": {"n_samples": 4},
+                                              "vargrad": {"n_samples": 4}}
 
 #: Explicit, reasoned exceptions to the generic tests: (test function, method) -> why the
 #: guarantee does not apply. ``generic_methods`` turns each into a visible skip, and

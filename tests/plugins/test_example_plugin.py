@@ -64,7 +64,7 @@ def example_importable(installed_example: Path, monkeypatch: pytest.MonkeyPatch)
 def test_discovered_through_its_entry_point(example_importable) -> None:
     registries = build_registries()
     assert not [e for e in registries.errors if e.plugin == PLUGIN_NAME], registries.errors
-    entry = registries.get("explainers", "input_x_gradient")
+    entry = registries.get("explainers", "example_input_x_gradient")
     assert (entry.plugin, entry.version) == (PLUGIN_NAME, "0.1.0")
     assert entry.summary.startswith("Input x Gradient (Shrikumar et al. 2016)")
     info = {plugin.name: plugin for plugin in registries.plugins}[PLUGIN_NAME]
@@ -76,7 +76,7 @@ def test_explainer_works_through_get_explainer(example_importable) -> None:
     registries = build_registries()
     model = nn.Sequential(nn.Flatten(), nn.Linear(3 * 5 * 5, 4))
     images = torch.randn(2, 3, 5, 5)
-    explainer = xai_eval.get_explainer("input_x_gradient", model, registries=registries)
+    explainer = xai_eval.get_explainer("example_input_x_gradient", model, registries=registries)
     maps = explainer(images, [3, 1])  # (B, H, W)
     weight = model[1].weight.detach().reshape(4, 3, 5, 5)
     expected = (images * weight[[3, 1]]).abs().sum(dim=1)  # closed form for a linear model
@@ -86,7 +86,8 @@ def test_explainer_works_through_get_explainer(example_importable) -> None:
 def test_blocking_the_example_by_its_entry_point_name(example_importable, monkeypatch) -> None:
     monkeypatch.setenv("XAI_EVAL_BLOCK_PLUGINS", PLUGIN_NAME)
     registries = build_registries()
-    assert "input_x_gradient" not in registries.names("explainers")
+    assert "example_input_x_gradient" not in registries.names("explainers")
+    assert "input_x_gradient" in registries.names("explainers")  # the built-in one
     assert "gradcam" in registries.names("explainers")
 
 
@@ -96,5 +97,5 @@ def test_fresh_interpreter_lists_it_in_xai_eval_plugins(installed_example) -> No
         env.pop(var, None)
     done = subprocess.run([sys.executable, "-m", "xai_eval.cli", "plugins"], capture_output=True,
                           text=True, env=env, timeout=300)
-    rows = [line for line in done.stdout.splitlines() if "input_x_gradient" in line]
+    rows = [line for line in done.stdout.splitlines() if "example_input_x_gradient" in line]
     assert any(PLUGIN_NAME in row and "0.1.0" in row for row in rows), done.stdout + done.stderr

@@ -142,12 +142,17 @@ class FakeHit(Metric):
         self.hits: list[bool] = []
 
     def update(self, sample: MetricSample) -> dict[str, Any]:
-        saliency = sample.saliency + self.config["noise"] * torch.rand(sample.saliency.shape)
+        noise = torch.rand(sample.saliency.shape, generator=self.generator(sample))
+        saliency = sample.saliency + self.config["noise"] * noise
         flat = int(saliency.argmax())
         y, x = divmod(flat, saliency.shape[1])
         hit = any(b[0] <= x < b[2] and b[1] <= y < b[3] for b in sample.gt_boxes.tolist())
         self.hits.append(hit)
-        return {"hit": hit, "peak": float(saliency.max())}
+        return {"hit": hit, "peak": float(saliency.max()), "draw": float(noise.double().sum())}
+
+    def generator(self, sample: MetricSample) -> torch.Generator | None:
+        """The sample's own stream (set by the runner)."""
+        return None if sample.random is None else sample.random.torch()
 
     def compute(self) -> dict[str, float]:
         return {"hit": float(np.mean(self.hits))}
@@ -178,6 +183,16 @@ class FakeTopk(Metric):
         return {}
 
 
+class FakeGlobalHit(FakeHit):
+    """FakeHit drawing its noise from torch's global RNG (a legacy plugin: ``global_rng``)."""
+
+    name: ClassVar[str] = "fake_global_hit"
+    global_rng: ClassVar[bool] = True
+
+    def generator(self, sample: MetricSample) -> torch.Generator | None:
+        return None
+
+
 @hookimpl
 def xai_eval_register_datasets() -> list[type]:
     return [FakeBoxes]
@@ -190,7 +205,7 @@ def xai_eval_register_models() -> list[type]:
 
 @hookimpl
 def xai_eval_register_metrics() -> list[type]:
-    return [FakeHit, FakeTopk]
+    return [FakeHit, FakeTopk, FakeGlobalHit]
 
 
 class FakeFussy(FakeTopk):

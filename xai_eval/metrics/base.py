@@ -13,6 +13,8 @@ from typing import Any, ClassVar
 
 import torch
 
+from xai_eval.metrics.seeds import SampleRandom
+
 
 @dataclass
 class MetricSample:
@@ -40,6 +42,10 @@ class MetricSample:
     #: (H, W) bool pixels to leave out of mask metrics: VOC's void label 255, wsolevaluation's
     #: ignore pixels. Neither foreground nor background (mask IoU, PxAP, energy on masks).
     ignore_mask: torch.Tensor | None = None
+    #: this (metric, image, class)'s random streams; the suite runner sets it per metric
+    #: (``SampleRandom(seed, metric id, image_id, gt_class)``), so a stochastic metric draws
+    #: the same numbers whatever the batch, shard or resume, without the global RNG
+    random: SampleRandom | None = None
 
 
 class Metric:
@@ -48,12 +54,18 @@ class Metric:
     Subclasses set ``name``, ``higher_is_better``, ``requires`` (sample fields that must
     not be None/empty, e.g. ``{"gt_mask"}``) and the parameters they accept in ``params``
     (name -> paper default), so a suite can record every protocol choice.
+
+    Randomness comes from ``sample.random`` (a :class:`SampleRandom`). A metric that can
+    only draw from torch's *global* RNG sets ``global_rng = True``: the runner then also
+    reseeds it per sample with the same seed (``torch.manual_seed``, as it used to for
+    every metric; ~0.1-3 ms a call, so only where asked).
     """
 
     name: ClassVar[str] = ""
     higher_is_better: ClassVar[bool] = True
     requires: ClassVar[frozenset[str]] = frozenset()
     params: ClassVar[dict[str, Any]] = {}
+    global_rng: ClassVar[bool] = False
 
     def __init__(self, **params: Any) -> None:
         unknown = sorted(set(params) - set(self.params))

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 import torch
 
+from xai_eval.metrics.seeds import sample_seed  # noqa: F401  (re-exported: the runner's derivation)
 from xai_eval.suite.samples import PreparedImage, json_scalar, label_classes
 
 #: metric id of the model-level classification rows (explainer "")
@@ -39,9 +39,3 @@ def classification_rows(run_id: str, model_id: str, dataset_id: str,
                                        "top1_class": top[b][0],
                                    }))
     return rows
-
-
-def sample_seed(seed: int, metric: str, image_id: str, class_id: int) -> int:
-    """A seed per (metric, image, class): reruns and resumes draw the same numbers."""
-    digest = hashlib.blake2b(f"{seed}|{metric}|{image_id}|{class_id}".encode(), digest_size=4)
-    return int.from_bytes(digest.digest(), "big")

@@ -27,8 +27,10 @@ import torch
 
 from xai_eval.data.base import CorruptImageError, Dataset
 from xai_eval.db.base import database_url, make_engine, session_factory
+from xai_eval.db.migrate import upgrade
 from xai_eval.errors import LayerResolutionError, UnsupportedModelError, XaiEvalError
 from xai_eval.metrics.base import MetricSample
+from xai_eval.metrics.seeds import SampleRandom
 from xai_eval.plugins import Registries, default_registries
 from xai_eval.suite import store
 from xai_eval.suite.config import SuiteConfig
@@ -39,7 +41,7 @@ from xai_eval.suite.resources import (
     needs_topk,
     open_dataset,
 )
-from xai_eval.suite.rows import classification_rows, result_row, sample_seed
+from xai_eval.suite.rows import classification_rows, result_row
 from xai_eval.suite.samples import (
     PreparedImage,
     build_targets,
@@ -52,7 +54,6 @@ from xai_eval.suite.samples import (
     prepare_image,
     sample_fields_missing,
 )
-from xai_eval.suite.schema import ensure_schema
 from xai_eval.suite.sharding import Shard, shard_from_env
 
 #: errors that mean "this explainer cannot work with this model at all"
@@ -115,7 +116,7 @@ class SuiteRunner:
                           for (key, ds), config_entry in zip(datasets.items(), config.datasets,
                                                              strict=True)}
         url = database_url(options.db_url)
-        ensure_schema(url)  # clear error on an unreachable database, schema at heads
+        upgrade(url)  # locked; a clear error on an unreachable database, schema at heads
         engine = make_engine(url)
         self.factory = session_factory(engine)
         self.run_id = config.run_id(options.run_name, options.base_dir)
@@ -320,8 +321,10 @@ class SuiteRunner:
                                                   targets[b, :k], present[b], k,
                                                   metrics[explainer_id]))
             self.timings["metrics"] += time.perf_counter() - tic
+            tic = time.perf_counter()
             store.write_unit_rows(self.factory, self.run_id, model_id, explainer_id, dataset_id,
                                   sorted(todo), rows, self.worker)
+            self.timings["database"] += time.perf_counter() - tic
             bar.update(len(todo))
             self._committed(len(todo))
 
@@ -392,8 +395,10 @@ class SuiteRunner:
                                     f"metric {entry.id!r} needs {missing}, which dataset "
                                     f"{dataset_id!r} lacks for some images; those are not scored")
                     continue
-                torch.manual_seed(sample_seed(self.config.seed, entry.id, sample.image_id,
-                                              class_id))
+                sample.random = SampleRandom(self.config.seed, entry.id, sample.image_id, class_id)
+                if getattr(metric, "global_rng", False):  # a plugin drawing from torch's RNG
+                    torch.manual_seed(sample.random.seed)
+                tic = time.perf_counter()
                 try:
                     with warnings.catch_warnings():
                         warnings.simplefilter("ignore", UserWarning)
@@ -406,6 +411,8 @@ class SuiteRunner:
                                     f"metric {entry.id!r} could not score some samples of "
                                     f"{dataset_id!r} (recorded in skipped_images): {exc}")
                     continue
+                finally:
+                    self.timings[f"metric {entry.id}"] += time.perf_counter() - tic
                 rows.append(result_row(self.run_id, model_id, explainer_id, dataset_id, entry.id,
                                       sample.image_id, class_id, values))
         return rows

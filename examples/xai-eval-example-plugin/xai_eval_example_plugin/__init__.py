@@ -28,7 +28,7 @@ class InputXGradient(InputGradientExplainer):
     the signed (B, 3, H, W) product; the map is its absolute value summed over channels.
     """
 
-    name: ClassVar[str] = "input_x_gradient"
+    name: ClassVar[str] = "example_input_x_gradient"
     options: ClassVar[dict[str, Any]] = {}
     reduction: ClassVar[str] = "sum_abs"
 
