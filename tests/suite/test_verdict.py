@@ -133,3 +133,24 @@ def test_resamples_zero_turns_the_analysis_off(tmp_path, registries, fake_plugin
                                           echo=lambda m: None), tmp_path / "out", registries)
     assert "intervals" not in result.files.extra
     assert "<h2>Verdict</h2>" not in result.files.html.read_text()
+
+
+def test_metric_agreement_aligns_directions(tmp_path, registries):
+    from xai_eval.suite.agreement import metric_agreement
+    from xai_eval.suite.tables import ResultTable
+
+    config = parse_suite(suite_dict(tmp_path, models=[{"id": "gap", "spec": "fake:gap"}],
+                                    explainers=["gradcam", "cam", "backprop", "center"],
+                                    metrics=["pointing_game", "localization_error", "pxap"]))
+    rows = [{"dataset": "boxes", "model": "gap", "method": m, "pointing game": pg,
+             "GT-known loc err": err, "PxAP": ap}
+            for m, pg, err, ap in [("gradcam", 90.0, 10.0, 60.0), ("cam", 80.0, 20.0, 70.0),
+                                   ("backprop", 50.0, 40.0, 40.0), ("center", 10.0, 90.0, 30.0)]]
+    table = ResultTable(["dataset", "model", "method", "pointing game", "GT-known loc err",
+                         "PxAP"], rows)
+    (agreement,) = metric_agreement(table, config, registries)
+    # the error column is negated: lower error = better = the same order as the pointing game
+    assert agreement.matrix[("pointing game", "GT-known loc err")] == pytest.approx(1.0)
+    assert agreement.matrix[("pointing game", "PxAP")] == pytest.approx(0.8)
+    assert agreement.alpha["localization"] is not None
+    assert 0 < agreement.alpha["all"] < 1
