@@ -11,13 +11,15 @@ from xai_eval_faithfulness_metrics.confidence import AverageDrop
 from xai_eval_faithfulness_metrics.deletion import Deletion, Insertion
 from xai_eval_faithfulness_metrics.occlusion_correlation import OcclusionCorrelation
 from xai_eval_faithfulness_metrics.road import Road
+from xai_eval_faithfulness_metrics.robustness import Infidelity, MaxSensitivity
 from xai_eval_faithfulness_metrics.sanity import SanityRandomization
 
-__all__ = ["AverageDrop", "Deletion", "Insertion", "OcclusionCorrelation", "Road",
-           "SanityRandomization"]
+__all__ = ["AverageDrop", "Deletion", "Infidelity", "Insertion", "MaxSensitivity",
+           "OcclusionCorrelation", "Road", "SanityRandomization"]
 
 
 @hookimpl
 def xai_eval_register_metrics() -> list[type[Any]]:
     """The faithfulness metrics."""
-    return [Deletion, Insertion, OcclusionCorrelation, SanityRandomization, AverageDrop, Road]
+    return [Deletion, Insertion, OcclusionCorrelation, SanityRandomization, AverageDrop, Road,
+            Infidelity, MaxSensitivity]

@@ -38,7 +38,7 @@ PER_IMAGE_SCORE: dict[str, str] = {
     "pointing_game": "hit", "energy_pointing_game": "energy", "mask_iou": "iou",
     "pxap": "image_ap", "localization_error": "gt_known_correct", "deletion": "auc",
     "insertion": "auc", "average_drop": "drop", "occlusion_correlation": "spearman",
-    "road": "combined",
+    "road": "combined", "infidelity": "infidelity", "max_sensitivity": "max_sensitivity",
 }
 
 

@@ -52,6 +52,8 @@ COLUMN_SPECS: tuple[ColumnSpec, ...] = (
                ("spearman", "correlation", "rank_correlation"), 1, 3),
     ColumnSpec("sanity |spearman|", "sanity_randomization", ("spearman_abs", "spearman"), 1, 3),
     ColumnSpec("ROAD (LeRF-MoRF)/2", "road", ("combined",), 1, 4),
+    ColumnSpec("infidelity", "infidelity", ("infidelity",), 1, 4),
+    ColumnSpec("max-sensitivity", "max_sensitivity", ("max_sensitivity",), 1, 3),
     ColumnSpec("avg drop %", "average_drop", ("average_drop",)),
     ColumnSpec("increase in conf %", "average_drop", ("increase_in_confidence",),
                higher_is_better=True),
