@@ -166,7 +166,8 @@ def free_port() -> int:
 
 
 def start_server(db_url: str, port: int, threads: int, secret: str, log: Path) -> subprocess.Popen:
-    env = dict(os.environ, XAI_EVAL_SECRET_KEY=secret, PYTHONUNBUFFERED="1")
+    env = dict(os.environ, XAI_EVAL_SECRET_KEY=secret, PYTHONUNBUFFERED="1",
+               XAI_EVAL_ENROL_LIMIT_PER_CLIENT="0")  # every simulated browser is 127.0.0.1
     handle = log.open("ab")
     process = subprocess.Popen(
         [sys.executable, "-m", "xai_eval.cli", "serve", "--db", db_url, "--host", HOST,
@@ -186,7 +187,8 @@ def start_server(db_url: str, port: int, threads: int, secret: str, log: Path) -
 
 
 def prepare_database(db_url: str, slug: str, images: int, trials: int) -> None:
-    from xai_eval.db.base import make_engine, session_factory, upgrade
+    from xai_eval.db.base import make_engine, session_factory
+    from xai_eval.db.migrate import upgrade
     from xai_eval.testing import create_sample_study
 
     upgrade(db_url)

@@ -49,10 +49,11 @@ def _picture(seed: int, size: int = 96) -> bytes:
 
 
 def definition(slug: str, trials: int, practice: int, attention: int,
-               min_median_rt_ms: int = 500, completion_redirect: str | None = None
-               ) -> dict[str, Any]:
-    """The study file (as a mapping) of the sample study."""
-    return {
+               min_median_rt_ms: int = 500, completion_redirect: str | None = None,
+               parameters: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The study file (as a mapping) of the sample study; ``parameters`` adds to (or
+    replaces) its study parameters."""
+    spec = {
         "slug": slug, "title": f"Which object is explained? ({slug})",
         "task": "class_discrimination",
         "description": "synthetic study for tests and load benchmarks",
@@ -68,17 +69,21 @@ def definition(slug: str, trials: int, practice: int, attention: int,
                        "exclusion": {"min_attention_pass": 1.0,
                                      "min_median_rt_ms": min_median_rt_ms}},
     }
+    spec["parameters"].update(parameters or {})
+    return spec
 
 
 def create_sample_study(session: Session, slug: str = "sample", images: int = 12,
                         trials: int = 6, practice: int = 2, attention: int = 1,
                         status: str = "open", min_median_rt_ms: int = 500,
-                        completion_redirect: str | None = None) -> Study:
+                        completion_redirect: str | None = None,
+                        parameters: dict[str, Any] | None = None) -> Study:
     """Write a class-discrimination study with ``images`` two-category images x explainers.
 
     Returns the (committed) study. Practice items use the first ``practice`` images.
     """
-    spec = definition(slug, trials, practice, attention, min_median_rt_ms, completion_redirect)
+    spec = definition(slug, trials, practice, attention, min_median_rt_ms, completion_redirect,
+                      parameters)
     from xai_eval.studies.definition import parse_definition
 
     parsed = parse_definition(spec)

@@ -17,7 +17,8 @@ def prolific_study(app, db_url):
     engine = make_engine(db_url)
     with session_factory(engine)() as session:
         create_sample_study(session, slug="prolific", images=4, trials=2, practice=1,
-                            attention=0, completion_redirect=PROLIFIC_RETURN)
+                            attention=0, completion_redirect=PROLIFIC_RETURN,
+                            parameters={"completion_code": "C1A2B3C4"})
     engine.dispose()
     return "prolific"
 

@@ -35,8 +35,10 @@ def server_env(db_url, tmp_path, monkeypatch):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("XAI_EVAL_DATABASE_URL", db_url)
     monkeypatch.setenv("XAI_EVAL_TESTING", "true")  # plain-HTTP cookies for the test client
-    instance = tmp_path / "instance"
-    monkeypatch.setattr(Flask, "auto_find_instance_path", lambda self: str(instance))
+    monkeypatch.setenv("XAI_EVAL_INSTANCE_DIR", str(tmp_path / "instance"))
+    # the old in-tree location, where an earlier version kept the key
+    monkeypatch.setattr(Flask, "auto_find_instance_path",
+                        lambda self: str(tmp_path / "legacy-instance"))
     migrated(db_url, slug="sample", images=6, trials=4, practice=1, attention=1,
              min_median_rt_ms=0)
     return monkeypatch

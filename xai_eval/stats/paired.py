@@ -78,6 +78,20 @@ def paired_permutation_test(a: Sequence[float], b: Sequence[float],
     return PairedTest(interval, min(1.0, p_value), method)
 
 
+def bootstrap_p_value(differences: np.ndarray | Sequence[float]) -> float:
+    """Two-sided p of "no difference" from bootstrap replicates of a difference.
+
+    ``min(1, 2 * min(P(d* <= 0), P(d* >= 0)))`` over the finite replicates — the
+    percentile-interval inversion (below ``1 - confidence`` exactly when the percentile
+    interval excludes 0). All-zero replicates (identical explainers) give 1.
+    """
+    values = np.asarray(differences, dtype=float)
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return 1.0
+    return float(min(1.0, 2 * min(np.mean(values <= 0), np.mean(values >= 0))))
+
+
 def paired_bootstrap_test(statistic_a: Callable[[np.ndarray], float | None],
                           statistic_b: Callable[[np.ndarray], float | None],
                           strata: Sequence[Hashable], n_resamples: int = DEFAULT_RESAMPLES,
@@ -105,9 +119,8 @@ def paired_bootstrap_test(statistic_a: Callable[[np.ndarray], float | None],
     if not np.isfinite(estimate) or finite.size == 0:
         return PairedTest(Interval(None, None, None, n, "paired bootstrap", confidence), 1.0,
                           "paired bootstrap")
-    tail = min(np.mean(finite <= 0), np.mean(finite >= 0))
     interval = percentile_interval(finite, estimate, n, confidence, "paired bootstrap")
-    return PairedTest(interval, float(min(1.0, 2 * tail)), "paired bootstrap")
+    return PairedTest(interval, bootstrap_p_value(finite), "paired bootstrap")
 
 
 def holm(p_values: Sequence[float]) -> list[float]:

@@ -12,9 +12,17 @@ import hashlib
 import json
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlparse
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from xai_eval.errors import UnknownNameError
 from xai_eval.plugins import default_registries
@@ -86,8 +94,32 @@ class StudyParameters(BaseModel):
     completion_code: str | None = Field(None, max_length=64)
     completion_redirect: str | None = None
     store_platform_ids: Literal["hashed", "plain"] = "hashed"
+    #: refuse participants who come without a Prolific PID / MTurk workerId (direct links)
+    require_platform_id: bool = False
     exclusion: ExclusionParams = Field(default_factory=ExclusionParams)
     seed: int = 0
+
+    @model_validator(mode="after")
+    def _prolific_needs_a_fixed_code(self) -> StudyParameters:
+        """Prolific accepts a submission only with the completion code set in the study's
+        settings on Prolific; a random code per participant (``completion_code: null``) is
+        unknown there, so every participant would be marked as not completed."""
+        host = urlparse(self.completion_redirect or "").hostname or ""
+        if (host == "prolific.com" or host.endswith(".prolific.com")) \
+                and not self.completion_code:
+            raise ValueError(
+                "completion_redirect goes to Prolific, so completion_code must be the fixed "
+                "code from your Prolific study's settings (Prolific knows no per-participant "
+                "random codes)")
+        return self
+
+
+class Preregistration(_Strict):
+    """What is registered before the first participant (part of the frozen definition)."""
+
+    hypotheses: list[str] = Field(default_factory=list)
+    analysis_plan: str = ""  # added to the task's own analysis plan
+    exclusions: str = ""  # anything beyond parameters.exclusion, stated in words
 
 
 class StudyDefinition(_Strict):
@@ -105,6 +137,7 @@ class StudyDefinition(_Strict):
     explainers: list[ExplainerRef] = Field(min_length=1)
     render: RenderOptions = Field(default_factory=RenderOptions)
     parameters: StudyParameters = Field(default_factory=StudyParameters)
+    preregistration: Preregistration | None = None
 
     @field_validator("models", "explainers")
     @classmethod

@@ -6,11 +6,19 @@ and nowhere else (the pages and the API both call :func:`start_or_resume`):
 1. a **token** this browser already holds for this study resumes that participant as is;
 2. an MTurk **preview** starts nothing (:class:`PreviewModeError`);
 3. a **platform id** (Prolific PID / MTurk workerId) seen before on this study resumes that
-   participant with a fresh token, unless they completed or were excluded
-   (:class:`AlreadyCompletedError`: a person takes a study once). The id is looked up by
-   its keyed hash (:mod:`xai_eval.studies.platform`);
+   participant with a fresh token only from the **same platform session** (Prolific
+   ``SESSION_ID``, MTurk ``assignmentId``, stored as a keyed hash at the start), or once
+   after a researcher allowed re-entry (:func:`allow_reentry`). Platform ids are not
+   secrets: anyone else presenting the id is refused (:class:`PlatformSessionMismatchError`,
+   audited as ``resume_refused``) and the holder's token stays valid. Completed or excluded
+   participants are refused (:class:`AlreadyCompletedError`: a person takes a study once).
+   Ids are looked up by their keyed hash (:mod:`xai_eval.studies.platform`);
 4. otherwise a **new participant** is written with the whole trial sequence, if the study
-   is open (:class:`StudyClosedError`).
+   is open (:class:`StudyClosedError`), the visit names a platform id when the study has
+   ``require_platform_id`` (:class:`PlatformIdRequiredError`), and the client (its address)
+   has not started ``enrol_limit`` participants within ``enrol_window_s``
+   (:class:`ThrottledError`, 429; counted in the database by
+   :mod:`xai_eval.studies.throttle`, so every server process agrees).
 
 Writing every :class:`~xai_eval.db.studies.TrialInstance` up front (rather than choosing the
 next trial on the fly) is what makes resume exact: the sequence, the placements and the
@@ -19,6 +27,7 @@ position are all in the database, and a participant's page is a pure function of
 
 from __future__ import annotations
 
+import hmac
 import random
 import secrets
 from collections import Counter
@@ -29,18 +38,23 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from xai_eval.db.studies import Item, Participant, Study, TrialInstance
+from xai_eval.studies import throttle
 from xai_eval.studies.assignment import (
     build_sequence,
     choose_balanced,
     choose_condition,
     counterbalance_flip,
 )
+from xai_eval.studies.audit import record_audit
 from xai_eval.studies.catalog import task_for
 from xai_eval.studies.errors import (
     AlreadyCompletedError,
     InvalidTokenError,
+    PlatformIdRequiredError,
+    PlatformSessionMismatchError,
     PreviewModeError,
     StudyClosedError,
+    ThrottledError,
 )
 from xai_eval.studies.platform import PlatformVisit, hash_platform_id
 from xai_eval.studies.tasks import StudyTask
@@ -54,9 +68,14 @@ ABANDON_AFTER_MINUTES = 120
 
 @with_retry
 def start_or_resume(session: Session, study: Study, visit: PlatformVisit | None = None, *,
-                    token: str | None = None, id_key: bytes | None = None) -> StartResult:
+                    token: str | None = None, id_key: bytes | None = None,
+                    client: str | None = None, enrol_limit: int = 0,
+                    enrol_window_s: float = 600.0) -> StartResult:
     """Start a participant on ``study``, or resume the one these credentials belong to
     (the rules are in this module's docstring). Commits before returning.
+
+    ``client`` (the browser's address) and ``enrol_limit`` > 0 bound how many new
+    participants one client may start per ``enrol_window_s``; resuming is never limited.
 
     ``id_key`` is the server's platform-id key
     (:func:`~xai_eval.studies.platform.platform_id_key`); it is required when ``visit``
@@ -83,31 +102,98 @@ def start_or_resume(session: Session, study: Study, visit: PlatformVisit | None 
         existing = session.scalar(select(Participant).where(
             Participant.study_id == study.id, Participant.platform_id_hash == id_hash))
         if existing is not None:
-            if existing.status != "started":
-                raise AlreadyCompletedError(
-                    "you have already taken part in this study; it can be taken only once")
-            fresh = new_token()
-            existing.token_hash = hash_token(fresh)
-            session.commit()
-            return StartResult(existing.id, fresh, True, existing.status)
+            return _resume_by_platform_id(session, study, existing, visit, id_key)
     if study.status != "open":
         raise StudyClosedError(f"study {study.slug!r} is {study.status} and accepts no new "
                                "participants")
+    if study.parameters.get("require_platform_id") and not visit.main_id:
+        raise PlatformIdRequiredError(
+            "this study is open only to participants sent by Prolific or MTurk: please open "
+            "it from the link on the platform")
+    policy = (throttle.Policy(threshold=enrol_limit, window_s=enrol_window_s,
+                              base_s=enrol_window_s, max_s=enrol_window_s)
+              if client and enrol_limit > 0 else None)
+    if policy is not None and client is not None:
+        wait = throttle.blocked_for(session, throttle.ENROL_CLIENT, client)
+        if wait:
+            raise ThrottledError(f"too many new sessions from this network; try again in "
+                                 f"{wait} s, or continue the session you already started",
+                                 wait)
     fresh = new_token()
     stored_ids = (visit.stored(study.id_salt, id_key,
                               plain=study.parameters.get("store_platform_ids") == "plain")
                   if id_key is not None else {})
+    session_hash = (hash_platform_id(visit.session_id, study.id_salt, id_key)
+                    if visit.session_id and id_key is not None else None)
     try:
         participant = _write_participant(session, study, task_for(study), hash_token(fresh),
                                          visit.platform, id_hash, stored_ids)
+        participant.platform_session_hash = session_hash
+        if policy is not None and client is not None:
+            blocked = throttle.record_event(session, throttle.ENROL_CLIENT, client, policy)
+            if blocked:
+                record_audit(session, "participant", "enrolment_throttled", study,
+                             {"seconds": blocked}, commit=False)
         session.commit()
     except IntegrityError:
         # the same platform id started concurrently: resume that participant instead
         session.rollback()
         if id_hash is None:
             raise
-        return start_or_resume.__wrapped__(session, study, visit, id_key=id_key)
+        return start_or_resume.__wrapped__(session, study, visit, id_key=id_key, client=client,
+                                           enrol_limit=enrol_limit,
+                                           enrol_window_s=enrol_window_s)
     return StartResult(participant.id, fresh, False, participant.status)
+
+
+def _resume_by_platform_id(session: Session, study: Study, existing: Participant,
+                           visit: PlatformVisit, id_key: bytes) -> StartResult:
+    """Resume ``existing`` for this visit if its platform session is the participant's own
+    (or a researcher allowed re-entry); otherwise refuse, audited, and change nothing."""
+    if existing.status != "started":
+        raise AlreadyCompletedError(
+            "you have already taken part in this study; it can be taken only once")
+    given = (hash_platform_id(visit.session_id, study.id_salt, id_key)
+             if visit.session_id else None)
+    same = given is not None and existing.platform_session_hash is not None and hmac.compare_digest(
+        given, existing.platform_session_hash)
+    if not same and not existing.reentry_allowed:
+        reason = "no platform session" if given is None else "another platform session"
+        record_audit(session, "participant", "resume_refused", study,
+                     {"participant": existing.id, "reason": reason}, commit=False)
+        session.commit()
+        raise PlatformSessionMismatchError(
+            "this participant id is already taking the study in another session, so it cannot "
+            "be continued here. Please go back to the browser or tab where you started. If "
+            "that is not possible, contact the researcher through the platform and ask them "
+            "to allow you to continue here.")
+    if not same:  # the researcher's one-time permission: bind the new session
+        existing.platform_session_hash = given
+        existing.reentry_allowed = False
+        record_audit(session, "participant", "participant_reentry", study,
+                     {"participant": existing.id}, commit=False)
+    fresh = new_token()
+    existing.token_hash = hash_token(fresh)
+    session.commit()
+    return StartResult(existing.id, fresh, True, existing.status)
+
+
+@with_retry
+def allow_reentry(session: Session, study: Study, platform_id: str, id_key: bytes,
+                  actor: str) -> int | None:
+    """Let the participant with this Prolific PID / MTurk workerId resume once from a new
+    platform session or browser (the old token is then replaced). Returns the participant's
+    id, or None if the id is not enrolled. Audited either way; commits."""
+    id_hash = hash_platform_id(platform_id.strip(), study.id_salt, id_key)
+    participant = session.scalar(select(Participant).where(
+        Participant.study_id == study.id, Participant.platform_id_hash == id_hash))
+    if participant is not None:
+        participant.reentry_allowed = True
+    record_audit(session, actor, "reentry_allowed", study,
+                 {"participant": participant.id if participant else None,
+                  "found": participant is not None}, commit=False)
+    session.commit()
+    return participant.id if participant is not None else None
 
 
 def _write_participant(session: Session, study: Study, task: StudyTask, token_hash: str,

@@ -54,6 +54,12 @@ class StudyClosedError(StudyError):
     status = 403
 
 
+class PlatformIdRequiredError(StudyError):
+    """The study takes only participants sent by Prolific or MTurk (``require_platform_id``)."""
+
+    status = 403
+
+
 class PreviewModeError(StudyError):
     """MTurk preview (``ASSIGNMENT_ID_NOT_AVAILABLE``): show the task, start nothing."""
 
@@ -136,7 +142,7 @@ class DatabaseBusyError(StudyError, RuntimeError):
 __all__ = [
     "AlreadyCompletedError", "AnswerError", "DatabaseBusyError", "ForeignTrialError",
     "InvalidAnswerError", "InvalidTokenError", "ParticipantFinishedError",
-    "PlatformKeyError", "PlatformParameterError", "PlatformSessionMismatchError",
+    "PlatformIdRequiredError", "PlatformKeyError", "PlatformParameterError", "PlatformSessionMismatchError",
     "PreviewModeError", "StorageError", "StudyClosedError", "StudyDefinitionError",
     "StudyError", "StudyNotFoundError", "ThrottledError", "TrialOrderError",
     "UnknownTrialError",

@@ -69,6 +69,13 @@ class PlatformVisit:
         return self.ids.get(key) if key else None
 
     @property
+    def session_id(self) -> str | None:
+        """The platform's id of this attempt (Prolific ``SESSION_ID``, MTurk ``assignmentId``):
+        what binds a resume to the person's own platform session."""
+        key = {"prolific": "SESSION_ID", "mturk": "assignmentId"}.get(self.platform)
+        return self.ids.get(key) if key else None
+
+    @property
     def mturk_submit_url(self) -> str | None:
         """Where the debrief page posts an MTurk assignment (None off MTurk)."""
         submit_to = self.ids.get("turkSubmitTo")

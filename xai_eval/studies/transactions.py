@@ -9,7 +9,10 @@ after the busy timeout; PostgreSQL can abort a transaction with a serialization 
 a deadlock, and a connection can drop. All of these surface as SQLAlchemy
 ``OperationalError``. The wrapped function gets the session (first argument) rolled back
 and is run again from the start, so nothing is half-written; after the last attempt a
-:class:`~xai_eval.studies.errors.DatabaseBusyError` says what to do.
+:class:`~xai_eval.studies.errors.DatabaseBusyError` says what to do. Before and after each
+attempt the SQLite file is checked to be the one the server opened (:func:`check_storage`):
+a deleted or replaced file raises :class:`~xai_eval.studies.errors.StorageError` (503), so
+no write into a lost file is ever acknowledged.
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ from typing import Any, TypeVar
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from xai_eval.studies.errors import DatabaseBusyError
+from xai_eval.db.storage import storage_problem
+from xai_eval.studies.errors import DatabaseBusyError, StorageError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -38,7 +42,10 @@ def with_retry(fn: F) -> F:
     def wrapper(session: Any, *args: Any, **kwargs: Any) -> Any:
         for attempt in range(ATTEMPTS):
             try:
-                return fn(session, *args, **kwargs)
+                check_storage(session)
+                result = fn(session, *args, **kwargs)
+                check_storage(session)  # committed into a file that is still the database?
+                return result
             except OperationalError as exc:
                 session.rollback()
                 if attempt == ATTEMPTS - 1:
@@ -53,6 +60,16 @@ def with_retry(fn: F) -> F:
         raise AssertionError("unreachable")  # pragma: no cover
 
     return wrapper  # type: ignore[return-value]
+
+
+def check_storage(session: Session) -> None:
+    """:class:`StorageError` when the SQLite file was deleted or replaced under the server
+    (:func:`xai_eval.db.storage.storage_problem`): a write there would be lost, so the
+    caller must not acknowledge it."""
+    problem = storage_problem(session.get_bind())
+    if problem:
+        raise StorageError(f"{problem}; nothing was saved. The server needs its database "
+                           "file restored and a restart; please try again later")
 
 
 def begin_write(session: Session) -> None:

@@ -143,6 +143,10 @@ class ReportSettings(BaseModel):
     examples: int = Field(default=3, ge=0)
     #: rows (images) of the explanation grid PNG written next to report.html; 0: none
     grid: int = Field(default=0, ge=0)
+    #: bootstrap resamples behind every cell's interval and the verdict; 0: no intervals
+    resamples: int = Field(default=1000, ge=0)
+    #: level of the intervals and of the paired comparisons (Holm-corrected)
+    confidence: float = Field(default=0.95, gt=0.5, lt=1.0)
 
 
 class SuiteConfig(BaseModel):

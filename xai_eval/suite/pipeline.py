@@ -37,12 +37,33 @@ class SuiteResult:
 def summarize_run(config: SuiteConfig, db_url: str, run_id: str, registries: Registries
                   ) -> tuple[RunSummary, ResultTable]:
     """Read a run back from the database and build its table."""
+    summary, table, _analysis = summarize_and_analyse(config, db_url, run_id, registries,
+                                                      analyse_rows=False)
+    return summary, table
+
+
+def summarize_and_analyse(config: SuiteConfig, db_url: str, run_id: str,
+                          registries: Registries, analyse_rows: bool = True
+                          ) -> tuple[RunSummary, ResultTable, tuple[Any, Any] | None]:
+    """The summary, the table and (unless ``analyse_rows`` is False or
+    ``report.resamples`` is 0) the intervals and verdict, from one read of the rows."""
+    from xai_eval.suite import store
+
     engine = make_engine(db_url)
     try:
-        summary = load_summary(session_factory(engine), run_id, config, registries)
+        factory = session_factory(engine)
+        summary = load_summary(factory, run_id, config, registries)
+        rows = store.result_rows(factory, run_id) if analyse_rows and \
+            config.report.resamples > 0 else None
     finally:
         engine.dispose()
-    return summary, build_table(summary, config)
+    table = build_table(summary, config)
+    analysis = None
+    if rows is not None:
+        from xai_eval.suite.verdict_files import analyse
+
+        analysis = analyse(rows, table, config, registries)
+    return summary, table, analysis
 
 
 def run_suite(config: SuiteConfig, options: RunOptions, out_dir: str | Path | None = None,
@@ -62,8 +83,16 @@ def run_suite(config: SuiteConfig, options: RunOptions, out_dir: str | Path | No
                      "written); other shards are still missing. Rerun with --resume after they "
                      "finish to print the table and write the reports.")
         return SuiteResult(outcome, None, None, None, seconds, time.process_time() - cpu)
-    summary, table = summarize_run(config, outcome.db_url, outcome.run_id, registries)
+    tic_stats = time.perf_counter()
+    summary, table, analysis = summarize_and_analyse(config, outcome.db_url, outcome.run_id,
+                                                     registries)
+    stats_seconds = time.perf_counter() - tic_stats
     if console is not None:
+        if analysis is not None:
+            from xai_eval.suite.verdict import verdict_rich
+
+            for renderable in verdict_rich(analysis[1]):
+                console.print(renderable)
         for rich_table in to_rich(table):
             console.print(rich_table)
         if summary.skipped_images or summary.skipped_pairs:
@@ -74,11 +103,12 @@ def run_suite(config: SuiteConfig, options: RunOptions, out_dir: str | Path | No
     if out_dir is not None and write_files is not False:
         tic_report = time.perf_counter()
         timings = dict(outcome.timings)
+        timings["intervals and verdict"] = stats_seconds
         meta = {"database": make_url(outcome.db_url).render_as_string(hide_password=True),
                 "run_seconds": seconds, "run_cpu_seconds": time.process_time() - cpu,
                 "timings": timings, "reused": outcome.reused}
         files = write_reports(out_dir, table, summary, config, registries, options.base_dir,
-                              meta)
+                              meta, analysis)
         timings["report"] = time.perf_counter() - tic_report
     return SuiteResult(outcome, summary, table, files, time.perf_counter() - tic,
                        time.process_time() - cpu)

@@ -21,7 +21,14 @@ from xai_eval.plugins import Registries
 from xai_eval.suite.config import SuiteConfig
 from xai_eval.suite.results import RunSummary
 from xai_eval.suite.rows import CLASSIFICATION
-from xai_eval.suite.tables import ResultTable, format_value, to_csv, to_json, to_markdown
+from xai_eval.suite.tables import (
+    ResultTable,
+    format_interval,
+    format_value,
+    to_csv,
+    to_json,
+    to_markdown,
+)
 
 LABEL_COLUMNS = ("dataset", "model", "method")
 
@@ -39,16 +46,39 @@ class ReportFiles:
 
 def write_reports(out_dir: str | Path, table: ResultTable, summary: RunSummary,
                   config: SuiteConfig, registries: Registries | None = None,
-                  base_dir: Path | None = None, meta: dict[str, Any] | None = None
-                  ) -> ReportFiles:
-    """Write results.csv/.json/.md and report.html into ``out_dir``."""
+                  base_dir: Path | None = None, meta: dict[str, Any] | None = None,
+                  analysis: tuple[Any, Any] | None = None) -> ReportFiles:
+    """Write results.csv/.json/.md and report.html into ``out_dir``.
+
+    ``analysis`` is ``(RunUncertainty, Verdict)`` from
+    :func:`xai_eval.suite.verdict_files.analyse`: intervals and comparisons go to
+    results_intervals.csv / comparisons.csv / results.json, the verdict opens report.html.
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     meta = dict(meta or {})
     files = ReportFiles(out / "results.csv", out / "results.json", out / "results.md",
                         out / "report.html")
     files.csv.write_text(to_csv(table))
-    files.json.write_text(to_json(table, summary, {"meta": meta}))
+    extra: dict[str, Any] = {"meta": meta}
+    verdict_section = ""
+    if analysis is not None:
+        from xai_eval.suite.verdict import verdict_html
+        from xai_eval.suite.verdict_files import comparisons_csv, intervals_csv
+
+        uncertainty, verdict = analysis
+        labels = {e.id: e.label or e.id for e in config.explainers}
+        files.extra["intervals"] = out / "results_intervals.csv"
+        files.extra["comparisons"] = out / "comparisons.csv"
+        files.extra["intervals"].write_text(intervals_csv(table))
+        files.extra["comparisons"].write_text(comparisons_csv(uncertainty, labels))
+        extra["intervals"] = [
+            {"row": index, "column": column, **interval.as_dict()}
+            for (index, column), interval in sorted(table.intervals.items())]
+        extra["comparisons"] = [c.as_dict() for c in uncertainty.comparisons]
+        extra["verdict"] = verdict.as_dict()
+        verdict_section = verdict_html(verdict)
+    files.json.write_text(to_json(table, summary, extra))
     files.markdown.write_text(f"# {html.escape(config.name)}\n\n" + to_markdown(table))
     examples: list[tuple[str, str]] = []
     if registries is not None and config.report.examples > 0:
@@ -65,7 +95,8 @@ def write_reports(out_dir: str | Path, table: ResultTable, summary: RunSummary,
         except Exception as exc:  # a failed illustration must not lose the numbers
             meta["grid_error"] = f"{type(exc).__name__}: {exc}"
         files.extra.update({f"grid {title}": path for title, path in grids})
-    files.html.write_text(render_html(table, summary, config, examples, meta, grids))
+    files.html.write_text(render_html(table, summary, config, examples, meta, grids,
+                                      verdict_section))
     return files
 
 
@@ -192,13 +223,14 @@ body{font-family:system-ui,sans-serif;margin:2em;max-width:1200px;color:#222}
 table{border-collapse:collapse;font-size:13px;margin:1em 0}
 th,td{border:1px solid #ccc;padding:4px 8px}td.num{text-align:right}
 th{background:#f2f2f2}.muted{color:#777}.charts img{margin:4px;border:1px solid #eee}
+.ci{color:#777;font-size:11px}
 """
 
 
 def _html_table(table: ResultTable) -> str:
     head = "".join(f"<th>{html.escape(c)}</th>" for c in table.columns)
     body = []
-    for row in table.rows:
+    for index, row in enumerate(table.rows):
         cells = []
         for column in table.columns:
             if column in LABEL_COLUMNS:
@@ -207,7 +239,9 @@ def _html_table(table: ResultTable) -> str:
                     text += " (skipped)"
                 cells.append(f"<td>{html.escape(text)}</td>")
             else:
-                cells.append(f'<td class="num">{format_value(column, row[column])}</td>')
+                interval = format_interval(column, table.intervals.get((index, column)))
+                ci = f'<br><span class="ci">{interval}</span>' if interval else ""
+                cells.append(f'<td class="num">{format_value(column, row[column])}{ci}</td>')
         body.append("<tr>" + "".join(cells) + "</tr>")
     return f"<table><tr>{head}</tr>{''.join(body)}</table>"
 
@@ -261,7 +295,7 @@ def _grids_html(grids: list[tuple[str, Path]], meta: dict[str, Any]) -> str:
 
 def render_html(table: ResultTable, summary: RunSummary, config: SuiteConfig,
                 examples: list[tuple[str, str]], meta: dict[str, Any],
-                grids: list[tuple[str, Path]] | None = None) -> str:
+                grids: list[tuple[str, Path]] | None = None, verdict_section: str = "") -> str:
     charts = "".join(f'<img alt="{html.escape(c)}" src="data:image/png;base64,{b}">'
                      for c, b in bar_charts(table))
     example_html = "".join(
@@ -279,10 +313,13 @@ def render_html(table: ResultTable, summary: RunSummary, config: SuiteConfig,
 <h1>{html.escape(config.name)}</h1>
 <p class="muted">run {html.escape(summary.run_id)} · written {created} ·
 database {html.escape(str(meta.get("database", "")))}</p>
+{verdict_section}
 <h2>Results</h2>
 <p>Layout of the Grad-CAM paper's Figure 5 table: classification and localization error
 (top-1/top-5, %) per model and method, then the suite's other metrics. Lower is better for
-errors and deletion AUC; higher for the rest.</p>
+errors and deletion AUC; higher for the rest. Under each value: its interval (see the
+Verdict's legend; results_intervals.csv and comparisons.csv hold every interval and paired
+comparison).</p>
 {_html_table(table)}
 <h2>Classification accuracy</h2>{_accuracy_html(summary)}
 {_grids_html(grids or [], meta)}

@@ -27,6 +27,7 @@ import torch
 
 from xai_eval.data.base import CorruptImageError, Dataset
 from xai_eval.db.base import database_url, make_engine, session_factory
+from xai_eval.db.migrate import upgrade
 from xai_eval.errors import LayerResolutionError, UnsupportedModelError, XaiEvalError
 from xai_eval.metrics.base import MetricSample
 from xai_eval.metrics.seeds import SampleRandom
@@ -53,7 +54,6 @@ from xai_eval.suite.samples import (
     prepare_image,
     sample_fields_missing,
 )
-from xai_eval.suite.schema import ensure_schema
 from xai_eval.suite.sharding import Shard, shard_from_env
 
 #: errors that mean "this explainer cannot work with this model at all"
@@ -116,7 +116,7 @@ class SuiteRunner:
                           for (key, ds), config_entry in zip(datasets.items(), config.datasets,
                                                              strict=True)}
         url = database_url(options.db_url)
-        ensure_schema(url)  # clear error on an unreachable database, schema at heads
+        upgrade(url)  # locked; a clear error on an unreachable database, schema at heads
         engine = make_engine(url)
         self.factory = session_factory(engine)
         self.run_id = config.run_id(options.run_name, options.base_dir)

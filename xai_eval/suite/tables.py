@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from xai_eval.suite.config import SuiteConfig
@@ -28,6 +28,8 @@ class ColumnSpec:
     keys: tuple[str, ...]
     scale: float = 1.0  # multiply the stored value (100 turns a fraction into percent)
     digits: int = 2
+    #: the column's direction when it differs from its metric's ``higher_is_better``
+    higher_is_better: bool | None = None
 
 
 #: Known columns in the paper's order; metrics not listed get a generic column.
@@ -49,6 +51,9 @@ COLUMN_SPECS: tuple[ColumnSpec, ...] = (
     ColumnSpec("occlusion corr", "occlusion_correlation",
                ("spearman", "correlation", "rank_correlation"), 1, 3),
     ColumnSpec("sanity |spearman|", "sanity_randomization", ("spearman_abs", "spearman"), 1, 3),
+    ColumnSpec("avg drop %", "average_drop", ("average_drop",)),
+    ColumnSpec("increase in conf %", "average_drop", ("increase_in_confidence",),
+               higher_is_better=True),
 )
 
 
@@ -59,6 +64,8 @@ class ResultTable:
     columns: list[str]
     rows: list[dict[str, Any]]
     title: str = ""
+    #: (row index, column) -> interval (``xai_eval.stats.Interval``), when computed
+    intervals: dict[tuple[int, str], Any] = field(default_factory=dict)
 
     def numeric_columns(self) -> list[str]:
         return [c for c in self.columns if c not in ("dataset", "model", "method")]
@@ -96,7 +103,8 @@ def build_table(summary: RunSummary, config: SuiteConfig) -> ResultTable:
         for model in config.models:
             for explainer in config.explainers_for(model.id):
                 row: dict[str, Any] = {"dataset": dataset.id, "model": model_labels[model.id],
-                                       "method": labels[explainer.id]}
+                                       "method": labels[explainer.id],
+                                       "_model_id": model.id, "_explainer_id": explainer.id}
                 any_value = False
                 for label, metric_id, spec in columns:
                     source = "" if metric_id == CLASSIFICATION else explainer.id
@@ -136,6 +144,14 @@ def format_value(label: str, value: Any) -> str:
     return f"{value:.{_digits(label)}f}"
 
 
+def format_interval(label: str, interval: Any) -> str:
+    """``[low, high]`` of a cell's interval, one digit fewer than the value; '' if none."""
+    if interval is None or interval.low is None or interval.high is None:
+        return ""
+    digits = max(_digits(label) - 1, 1)
+    return f"[{interval.low:.{digits}f}, {interval.high:.{digits}f}]"
+
+
 def to_rich(table: ResultTable) -> list[Any]:
     """Rich tables for the terminal: one per dataset, two-line headers so it fits."""
     from rich.table import Table
@@ -150,12 +166,18 @@ def to_rich(table: ResultTable) -> list[Any]:
         rich_table.add_column("method", no_wrap=True)
         for column in numeric:
             rich_table.add_column(column.replace(" ", "\n", 1), justify="right")
-        for row in table.rows:
+        for index, row in enumerate(table.rows):
             if row["dataset"] != dataset:
                 continue
             method = str(row["method"]) + (" (skipped)" if row.get("_skipped") else "")
-            rich_table.add_row(str(row["model"]), method,
-                               *(format_value(c, row[c]) for c in numeric))
+            rich_table.add_row(str(row["model"]), method, *(
+                "\n".join(filter(None, (format_value(c, row[c]),
+                                         format_interval(c, table.intervals.get((index, c))))))
+                for c in numeric))
+        if table.intervals:
+            confidence = next(iter(table.intervals.values())).confidence
+            rich_table.caption = (f"value, then its {confidence:.0%} interval (bootstrap over "
+                                  "images; Wilson for classification errors)")
         out.append(rich_table)
     return out
 

@@ -4,7 +4,8 @@ Configuration comes, in order, from the defaults below, ``XAI_EVAL_*`` environme
 variables (``XAI_EVAL_DATABASE_URL``, ``XAI_EVAL_SECRET_KEY``, ``XAI_EVAL_ID_KEY``, ...)
 and ``test_config``. The secret key signs the session cookie that carries the participant
 token and the CSRF secret; when none is configured a random one is created once and kept
-in the instance folder, so a restarted server still recognises its participants.
+in the instance folder (outside the source tree: :mod:`xai_eval.web.instance`), so a
+restarted server still recognises its participants.
 :func:`server_config` resolves the same configuration without building the app, for the
 commands that must agree with a running server (the platform-id key).
 
@@ -27,11 +28,13 @@ from flask import Config, Flask, redirect, url_for
 from werkzeug.wrappers import Response
 
 from xai_eval.db.base import database_url
+from xai_eval.web.instance import SECRET_FILE, adopt_legacy_secret, instance_dir
 
 DEFAULTS: dict[str, Any] = {
     "DATABASE_URL": None,
     "SECRET_KEY": None,
     "ID_KEY": None,  # key of the platform-id hashes; derived from SECRET_KEY when unset
+    "INSTANCE_DIR": None,  # where the generated secret key lives (web/instance.py)
     "SESSION_COOKIE_SECURE": None,  # decided in security.init_app from debug/testing
     "SESSION_COOKIE_NAME": "xai_eval_session",
     "PERMANENT_SESSION_LIFETIME": timedelta(days=14),
@@ -40,10 +43,13 @@ DEFAULTS: dict[str, Any] = {
     "DB_MAX_OVERFLOW": 20,
     "ADMIN_IDLE_MINUTES": 30,  # an admin session unused this long is over
     "ADMIN_SESSION_HOURS": 12,  # and any admin session this old
+    # new participants one client address may start per window (0: no limit); raise it
+    # when many participants share one address (a lab, a carrier-grade NAT)
+    "ENROL_LIMIT_PER_CLIENT": 20,
+    "ENROL_WINDOW_MINUTES": 10,
 }
 #: Prefix of the environment variables the app reads (``XAI_EVAL_SECRET_KEY``, ...).
 ENV_PREFIX = "XAI_EVAL"
-_SECRET_FILE = "secret_key"
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -51,11 +57,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
     _configure(app, test_config)
 
-    from xai_eval.web import database, security, study_errors
+    from xai_eval.web import database, health, security, study_errors
 
     database.init_app(app)
     security.init_app(app)
     study_errors.init_app(app)
+    health.init_app(app)
 
     from xai_eval.web import admin, api, participant
 
@@ -80,12 +87,15 @@ def _configure(app: Flask, test_config: Mapping[str, Any] | None,
     else:
         app.config.update(test_config)
     app.config["DATABASE_URL"] = database_url(app.config.get("DATABASE_URL"))
+    folder = instance_dir(app.config)
+    legacy = Path(app.instance_path)  # Flask's default: instance/ beside the package
+    app.instance_path = str(folder)
     if not app.config.get("SECRET_KEY"):
-        folder = Path(app.instance_path)
+        adopt_legacy_secret(folder, legacy)
         if create_secret:
             app.config["SECRET_KEY"] = persistent_secret(folder)
-        elif (folder / _SECRET_FILE).exists():
-            app.config["SECRET_KEY"] = (folder / _SECRET_FILE).read_text().strip()
+        elif (folder / SECRET_FILE).exists():
+            app.config["SECRET_KEY"] = (folder / SECRET_FILE).read_text().strip()
 
 
 def server_config(overrides: Mapping[str, Any] | None = None) -> Config:
@@ -108,7 +118,7 @@ def env_config() -> dict[str, Any]:
 
 def persistent_secret(folder: Path) -> str:
     """Read the instance secret key, creating it (mode 0600) on first start."""
-    path = folder / _SECRET_FILE
+    path = folder / SECRET_FILE
     if path.exists():
         return path.read_text().strip()
     folder.mkdir(parents=True, exist_ok=True)

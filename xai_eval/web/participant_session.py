@@ -11,7 +11,7 @@ by the participant service (:mod:`xai_eval.studies.enrolment`).
 
 from __future__ import annotations
 
-from flask import current_app, session
+from flask import current_app, request, session
 
 from xai_eval.studies import participant_service as service
 from xai_eval.studies.errors import InvalidTokenError
@@ -27,15 +27,20 @@ def enrol(slug: str, visit: service.PlatformVisit, *, clear_extras: bool) -> ser
     """Start or resume ``visit``'s participant in study ``slug`` and remember the token.
 
     One serialised write through the participant service, hashing the visit's ids with the
-    app's key (:func:`~xai_eval.studies.platform.platform_id_key`, the one the CLI uses too).
+    app's key (:func:`~xai_eval.studies.platform.platform_id_key`, the one the CLI uses too)
+    and limiting new participants per client address (``ENROL_LIMIT_PER_CLIENT`` per
+    ``ENROL_WINDOW_MINUTES``; 0 turns the limit off).
     ``clear_extras``: a non-MTurk visit replaces stored MTurk debrief values with none (the
     API's rule) instead of keeping them (the consent page's rule).
     """
     db = get_session()
     study = service.get_study(db, slug)
     with write_lock():
-        started = service.start_or_resume(db, study, visit, token=token_for(slug),
-                                          id_key=service.platform_id_key(current_app.config))
+        config = current_app.config
+        started = service.start_or_resume(
+            db, study, visit, token=token_for(slug), id_key=service.platform_id_key(config),
+            client=request.remote_addr, enrol_limit=int(config["ENROL_LIMIT_PER_CLIENT"]),
+            enrol_window_s=60 * float(config["ENROL_WINDOW_MINUTES"]))
     if visit.platform == "mturk":
         extra: dict[str, str] | None = {"assignmentId": visit.ids.get("assignmentId", ""),
                                         "submit_url": visit.mturk_submit_url or ""}

@@ -9,14 +9,19 @@
 * Sizes: ``MAX_CONTENT_LENGTH`` bounds every request body (413 beyond it); field limits
   are enforced where the fields are read (platform ids in :mod:`xai_eval.studies.platform`,
   answers in the participant service).
+* Bodies: JSON that cannot be parsed, nested too deeply included (5,000 ``[`` is 10 KB and
+  used to raise ``RecursionError`` -> 500), is read as no body, which the endpoints answer
+  with 422 (:class:`SafeJSONProvider`).
 * Errors: HTML for pages, JSON for ``/api``; never a stack trace (it goes to the log).
 """
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from flask import Flask, Response, jsonify, render_template, request
+from flask.json.provider import DefaultJSONProvider
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -37,8 +42,50 @@ PARTICIPANT_CSP = (f"{_BASE_CSP}; form-action 'self' {' '.join(MTURK_SUBMIT_ORIG
 DENY_CSP = f"{_BASE_CSP}; form-action 'self'; frame-ancestors 'none'"
 
 
+#: Deepest nesting of arrays/objects a request body may have (an answer needs 1-2 levels).
+MAX_JSON_DEPTH = 32
+
+
+class SafeJSONProvider(DefaultJSONProvider):
+    """Flask's JSON, except that a body nested deeper than :data:`MAX_JSON_DEPTH` (or so deep
+    that the parser recurses out) is a ``ValueError`` like any other unparsable body, so
+    ``get_json(silent=True)`` gives None and the endpoint answers 422, never 500."""
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        text = s.decode("utf-8") if isinstance(s, bytes) else s
+        if _nesting(text) > MAX_JSON_DEPTH:
+            raise ValueError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+        try:
+            return super().loads(text, **kwargs)
+        except RecursionError:  # pragma: no cover - the depth check comes first
+            raise ValueError("JSON nested too deeply") from None
+
+
+def _nesting(text: str) -> int:
+    """Upper bound of the nesting depth: brackets counted outside strings."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
 def init_app(app: Flask) -> None:
     """Configure cookies, CSRF, headers and error handlers on ``app``."""
+    app.json = SafeJSONProvider(app)
     if app.config.get("SESSION_COOKIE_SECURE") is None:
         app.config["SESSION_COOKIE_SECURE"] = not (app.debug or app.testing)
     app.config["SESSION_COOKIE_HTTPONLY"] = True

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, abort, redirect, render_template, request, url_for
+from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
 
 from xai_eval.studies import admin_service as service
 from xai_eval.web.admin import results_display
@@ -38,7 +38,19 @@ def study(slug: str) -> str:
         "admin/study.html", study=found, statuses=service.STUDY_STATUSES,
         progress=service.progress(db, found), rule=rules.describe(), exclusions=excluded,
         results=results_display.as_table(results),
-        metrics=service.automatic_metrics(db, found))
+        metrics=service.automatic_metrics(db, found), design=service.design_panel(db, found))
+
+
+@bp.get("/studies/<slug>/preregistration.md")
+@login_required
+def preregistration(slug: str) -> Response:
+    """The pre-registration document (hypotheses, exclusions, analysis plan, frozen
+    definition); its SHA-256 is on the study page and in the results exports."""
+    document = service.preregistration_document(service.get_study(get_session(), slug))
+    response = Response(document.text, mimetype="text/markdown")
+    response.headers["Content-Disposition"] = f'attachment; filename="{slug}-preregistration.md"'
+    response.headers["X-Content-SHA256"] = document.sha256
+    return response
 
 
 @bp.post("/studies/<slug>/status")
@@ -49,6 +61,22 @@ def change_status(slug: str) -> Any:
         abort(400, description=f"status must be one of {', '.join(service.STUDY_STATUSES)}")
     db = get_session()
     service.set_study_status(db, service.get_study(db, slug), status, actor())
+    return redirect(url_for("admin.study", slug=slug))
+
+
+@bp.post("/studies/<slug>/reentry")
+@login_required
+def allow_reentry(slug: str) -> Any:
+    """Let a participant (named by Prolific PID / MTurk workerId) resume once from a new
+    session, after a support request; audited."""
+    platform_id = request.form.get("platform_id", "").strip()
+    if not platform_id or len(platform_id) > 128:
+        abort(400, description="give the participant's Prolific PID or MTurk workerId")
+    db = get_session()
+    found = service.allow_reentry(db, service.get_study(db, slug), platform_id,
+                                  service.platform_id_key(current_app.config), actor())
+    flash(f"Participant {found} may now continue once from a new browser or session."
+          if found is not None else "No participant of this study has that platform id.")
     return redirect(url_for("admin.study", slug=slug))
 
 

@@ -52,7 +52,7 @@ def create_session(slug: str) -> tuple[Response, int]:
     """Start (201) or resume (200) this browser's participant session for ``slug``."""
     body = request.get_json(silent=True) if request.data else {}
     if not isinstance(body, dict):
-        abort(400, description="the body must be a JSON object of platform parameters")
+        abort(422, description="the body must be a JSON object of platform parameters")
     params = {k: v for k, v in {**request.args.to_dict(), **body}.items() if isinstance(v, str)}
     try:
         visit = service.parse_visit(params)
