@@ -2,7 +2,7 @@
 
 Part ``end-to-end`` of ``benchmarks/suite.py`` (``python benchmarks/suite.py --part
 end-to-end``). Two suites, each run from scratch into a fresh SQLite database with the
-reports written, exactly as ``xai-eval run`` does (:func:`xai_eval.suite.pipeline.run_suite`):
+reports written, as ``xai-eval run`` does (the runner, then the summary and report files):
 
 - (a) ``demo``: the demo suite (``xai_eval/suite/default.yaml``, every installed explainer
   and metric) on the cached embedded benchmark (``--demo-images``, default all 200);
@@ -30,8 +30,9 @@ from typing import Any
 
 from xai_eval.plugins import default_registries
 from xai_eval.suite.config import SuiteConfig, default_suite_path, load_suite, parse_suite
-from xai_eval.suite.pipeline import run_suite
-from xai_eval.suite.runner import RunOptions
+from xai_eval.suite.pipeline import summarize_run
+from xai_eval.suite.report import write_reports
+from xai_eval.suite.runner import RunOptions, SuiteRunner
 
 R50_EXPLAINERS = ("gradcam", "guided_backprop", "occlusion")
 
@@ -42,6 +43,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="end-to-end: images of the demo suite (default 200, the demo's)")
     parser.add_argument("--resnet-images", type=int, default=4,
                         help="end-to-end: images of the ResNet-50 suite (default 4; 0 skips it)")
+    parser.add_argument("--resnet-model", default="resnet50",
+                        help="end-to-end: the torchvision model of case (b) (default resnet50)")
     parser.add_argument("--keep", type=Path, default=None,
                         help="end-to-end: keep the databases and reports in this folder")
 
@@ -61,13 +64,13 @@ def demo_config(images: int) -> SuiteConfig:
     return config.model_copy(update={"datasets": datasets})
 
 
-def resnet_config(images: int) -> SuiteConfig:
+def resnet_config(images: int, model: str = "resnet50") -> SuiteConfig:
     """ResNet-50 (random weights) at 224 px x three explainers x every installed metric."""
     registries = default_registries()
     metrics = sorted(registries.names("metrics"))
     return installed(parse_suite({
         "name": "bench-resnet50", "seed": 0, "batch_size": 4, "topk": 5,
-        "models": [{"id": "r50", "spec": "resnet50@random", "target_layer": "layer4"}],
+        "models": [{"id": model, "spec": f"{model}@random", "target_layer": "layer4"}],
         "explainers": list(R50_EXPLAINERS),
         "datasets": [{"id": "embedded-test", "format": "embedded",
                       "options": {"split": "test"}, "limit": images}],
@@ -90,15 +93,20 @@ def shares(timings: dict[str, float]) -> dict[str, float]:
 
 
 def run_case(name: str, config: SuiteConfig, folder: Path) -> dict[str, Any]:
-    """Run ``config`` from scratch in ``folder``; its timings, wall and CPU seconds."""
+    """Run ``config`` from scratch in ``folder`` and write its reports, as ``xai-eval run``
+    does (:func:`xai_eval.suite.pipeline.run_suite`'s two steps, timed apart)."""
     url = f"sqlite:///{(folder / f'{name}.db').resolve()}"
+    registries = default_registries()
     tic, cpu = time.perf_counter(), time.process_time()
-    result = run_suite(config, RunOptions(db_url=url, progress=False, echo=lambda _m: None),
-                       folder / name, default_registries())
+    outcome = SuiteRunner(config, registries, RunOptions(db_url=url, progress=False,
+                                                         echo=lambda _m: None)).run()
+    run_seconds = time.perf_counter() - tic
+    summary, table = summarize_run(config, url, outcome.run_id, registries)
+    write_reports(folder / name, table, summary, config, registries, None,
+                  {"database": url, "run_seconds": run_seconds, "timings": outcome.timings})
     wall, cpu = time.perf_counter() - tic, time.process_time() - cpu
-    timings = dict(result.outcome.timings)
-    if result.files is not None:
-        timings["report"] = wall - result.seconds + timings.get("report", 0.0)
+    timings = dict(outcome.timings)
+    timings["report"] = wall - run_seconds  # summary from the database + every file
     images = sum(d.limit or 0 for d in config.datasets) * len(config.models)
     db_file = folder / f"{name}.db"
     return {"name": name, "wall": wall, "cpu": cpu, "images": images, "timings": timings,
@@ -145,7 +153,7 @@ def main(args: argparse.Namespace) -> None:
     """Run both suites and print their tables."""
     cases = [("demo", demo_config(args.demo_images))]
     if args.resnet_images > 0:
-        cases.append(("resnet50", resnet_config(args.resnet_images)))
+        cases.append((args.resnet_model, resnet_config(args.resnet_images, args.resnet_model)))
     with tempfile.TemporaryDirectory(prefix="xai-eval-bench-") as tmp:
         folder = args.keep or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)

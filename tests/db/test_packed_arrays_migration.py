@@ -6,7 +6,8 @@ import numpy as np
 from sqlalchemy import select
 from xai_eval_localization_metrics.wsol import MaxBoxAcc, PxAP
 
-from xai_eval.db.base import downgrade, make_engine, session_factory, session_scope, upgrade
+from xai_eval.db.base import make_engine, session_factory, session_scope
+from xai_eval.db.migrate import downgrade, upgrade
 from xai_eval.db.results import MetricResult, Run
 from xai_eval.metrics.packing import is_packed, pack, unpack
 
