@@ -99,7 +99,7 @@ def test_metric_region_defaults_to_the_object_and_separates_runs(tmp_path):
     evidence = parse_suite(suite_dict(tmp_path, metrics=[{"name": "fake_hit", "region": "evidence"}]))
     assert evidence.run_id() != plain.run_id()
     with pytest.raises(SuiteConfigError, match="region"):
-        parse_suite(suite_dict(tmp_path, metrics=[{"name": "fake_hit", "region": "cue"}]))
+        parse_suite(suite_dict(tmp_path, metrics=[{"name": "fake_hit", "region": "background"}]))
 
 
 def test_default_suite_parses():

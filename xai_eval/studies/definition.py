@@ -30,6 +30,8 @@ from xai_eval.studies.errors import StudyDefinitionError
 
 #: dataset name meaning the embedded benchmark (``xai_eval.data.embedded``)
 EMBEDDED = "embedded"
+#: dataset formats that generate their data on first use (no ``root:`` needed)
+GENERATED = frozenset({EMBEDDED, "embedded_v2"})
 
 
 class _Strict(BaseModel):
@@ -213,7 +215,7 @@ def check_plugin_names(definition: StudyDefinition, registries: Any = None) -> N
     if definition.dataset.name not in datasets:
         problems.append(f"dataset {definition.dataset.name!r} is not installed; available: "
                         f"{', '.join(datasets)}")
-    if definition.dataset.name != EMBEDDED and not definition.dataset.root:
+    if definition.dataset.name not in GENERATED and not definition.dataset.root:
         problems.append(f"dataset {definition.dataset.name!r} needs `root:` (its folder)")
     if problems:
         raise StudyDefinitionError("study definition problems:\n  - " + "\n  - ".join(problems))

@@ -123,9 +123,9 @@ class MetricEntry(_Entry):
     params: dict[str, Any] = Field(default_factory=dict)
     max_images: int | None = Field(default=None, ge=1)
     classes: Literal["label", "all"] | None = None
-    #: what a localization metric scores against: the object's box/mask, or the box/mask of
-    #: its evidence part (datasets that record one, e.g. ``embedded_v2``)
-    region: Literal["object", "evidence"] = "object"
+    #: what a localization metric scores against: the object's box/mask, the box/mask of
+    #: its evidence part, or the planted-bias cue (datasets that record them: embedded_v2)
+    region: Literal["object", "evidence", "cue"] = "object"
 
     @model_validator(mode="after")
     def _default_id(self) -> MetricEntry:

@@ -9,6 +9,7 @@ Shared by ``xai-eval run`` and ``xai-eval demo``, and usable from Python::
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -68,11 +69,14 @@ def summarize_and_analyse(config: SuiteConfig, db_url: str, run_id: str,
 
 def run_suite(config: SuiteConfig, options: RunOptions, out_dir: str | Path | None = None,
               registries: Registries | None = None, console: Any = None,
-              write_files: bool | None = None) -> SuiteResult:
+              write_files: bool | None = None,
+              sections: Callable[[RunOutcome], list[tuple[str, str]]] | None = None
+              ) -> SuiteResult:
     """Run ``config``; when the run is complete, print its table and write the reports.
 
     A shard whose peers are still working prints how far the run is and writes nothing;
-    the last worker to finish (or a later ``--resume``) writes the reports.
+    the last worker to finish (or a later ``--resume``) writes the reports. ``sections``
+    computes extra (title, html) report sections from the finished run.
     """
     registries = registries or default_registries()
     tic, cpu = time.perf_counter(), time.process_time()
@@ -108,7 +112,8 @@ def run_suite(config: SuiteConfig, options: RunOptions, out_dir: str | Path | No
         timings["intervals and verdict"] = stats_seconds
         meta = {"database": make_url(outcome.db_url).render_as_string(hide_password=True),
                 "run_seconds": seconds, "run_cpu_seconds": time.process_time() - cpu,
-                "timings": timings, "reused": outcome.reused}
+                "timings": timings, "reused": outcome.reused,
+                "sections": sections(outcome) if sections is not None else []}
         files = write_reports(out_dir, table, summary, config, registries, options.base_dir,
                               meta, analysis)
         timings["report"] = time.perf_counter() - tic_report
