@@ -8,7 +8,7 @@ values (which the suite runner stores, one SQL row per image), and aggregates in
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field, replace
 from typing import Any, ClassVar
 
 import torch
@@ -63,16 +63,24 @@ class MetricSample:
     random: SampleRandom | None = None
     #: the batch's shared context (model, explainer, ids); one object for the whole batch
     context: MetricContext = field(default_factory=MetricContext)
+    #: outside a suite (tests, scripts), ``model=``/``explainer=`` go into ``context``;
+    #: reading ``sample.model``/``sample.explainer`` returns the context's
+    model: InitVar[Any] = None
+    explainer: InitVar[Any] = None
 
-    @property
-    def model(self) -> Any:
-        """The model under test (``context.model``)."""
-        return self.context.model
+    def __post_init__(self, model: Any, explainer: Any) -> None:
+        if model is not None or explainer is not None:
+            self.context = replace(
+                self.context, model=self.context.model if model is None else model,
+                explainer=self.context.explainer if explainer is None else explainer)
 
-    @property
-    def explainer(self) -> Any:
-        """The explainer under test (``context.explainer``)."""
-        return self.context.explainer
+
+# Read access to the context's model/explainer; set after the dataclass is built, so the
+# generated __init__ keeps ``model``/``explainer`` as (init-only) parameters.
+MetricSample.model = property(  # type: ignore[assignment,misc]
+    lambda self: self.context.model, doc="The model under test (``context.model``).")
+MetricSample.explainer = property(  # type: ignore[assignment,misc]
+    lambda self: self.context.explainer, doc="The explainer under test (``context.explainer``).")
 
 
 class Metric:

@@ -1,7 +1,7 @@
 """Metric warnings: the first warning each metric raised per (run, dataset), for the report.
 
-Revision ID: 0005_metric_warnings
-Revises: 0002_results
+Revision ID: 0006_metric_warnings
+Revises: 0005_packed_metric_arrays
 Create Date: 2026-12-02
 """
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005_metric_warnings"
-down_revision = "0002_results"
+revision = "0006_metric_warnings"
+down_revision = "0005_packed_metric_arrays"
 branch_labels = None
 depends_on = None
 
