@@ -216,6 +216,8 @@ def test_shipped_study_file_loads_with_its_registration():
     assert task.chance == pytest.approx(0.2)
     assert definition.preregistration is not None
     assert len(definition.preregistration.hypotheses) == 3
+    bias = load_definition(path.with_name("model_prediction_bias.yaml"))
+    assert bias.models[0].spec == "embedded_v2:biased" and bias.dataset.split == "bias_test"
 
 
 def test_scenarios_select_and_balance_cases():
