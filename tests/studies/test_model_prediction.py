@@ -202,3 +202,17 @@ def test_study_utility_from_stored_answers(mp_db):
     assert report.chance == pytest.approx(1 / 3)
     assert {c.condition: c.participants for c in report.conditions} == {
         "control": 2, "guided_backprop": 2, "guided_gradcam": 2}
+
+
+def test_shipped_study_file_loads_with_its_registration():
+    from pathlib import Path
+
+    from xai_eval.studies.definition import load_definition, task_class
+
+    path = Path(__file__).resolve().parents[2] / "studies" / "model_prediction.yaml"
+    definition = load_definition(path)
+    task = task_class(definition.task)(definition)
+    assert task.conditions == ["gradcam", "guided_backprop", "control"]
+    assert task.chance == pytest.approx(0.2)
+    assert definition.preregistration is not None
+    assert len(definition.preregistration.hypotheses) == 3

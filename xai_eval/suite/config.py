@@ -147,6 +147,8 @@ class ReportSettings(BaseModel):
     resamples: int = Field(default=1000, ge=0)
     #: level of the intervals and of the paired comparisons (Holm-corrected)
     confidence: float = Field(default=0.95, gt=0.5, lt=1.0)
+    #: images of the metric-reliability table (MetaQuantus NR/AR, docs/verdict.md); 0: none
+    reliability: int = Field(default=0, ge=0)
 
 
 class SuiteConfig(BaseModel):
