@@ -14,6 +14,7 @@ from werkzeug.wrappers import Response
 
 from xai_eval.studies import admin_service as service
 from xai_eval.web.admin.blueprint import SESSION_KEY, bp, login_required
+from xai_eval.web.clients import client_key
 from xai_eval.web.database import get_session
 
 
@@ -34,7 +35,7 @@ def login() -> Response | str | tuple[str, int]:
         abort(400, description=f"username (1-{service.MAX_USERNAME} characters) and password "
                                f"(at most {service.MAX_PASSWORD}) are required")
     db = get_session()
-    user = service.login_admin(db, username, password, client=request.remote_addr or "unknown")
+    user = service.login_admin(db, username, password, client=client_key())
     if user is None:
         flash("Wrong username or password.")
         return render_template("admin/login.html", next=request.form.get("next", "")), 401
