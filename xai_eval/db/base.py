@@ -141,6 +141,18 @@ def upgrade(url: str | None = None, revision: str = "heads") -> None:
     command.upgrade(alembic_config(url), revision)
 
 
+def current_revisions(url: str | None = None) -> set[str]:
+    """The migration heads the database is at (empty for a new database)."""
+    from alembic.runtime.migration import MigrationContext
+
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            return set(MigrationContext.configure(connection).get_current_heads())
+    finally:
+        engine.dispose()
+
+
 def downgrade(url: str | None = None, revision: str = "base") -> None:
     """Revert migrations down to ``revision``."""
     from alembic import command
