@@ -57,6 +57,7 @@ import study_flood  # noqa: E402  (the login-flood clients, next to this script)
 HOST = "127.0.0.1"
 MAX_PARTICIPANTS = 1000
 COOKIE = "xai_eval_session"
+STARTUP_S = 240
 
 
 # --- the simulated participant ------------------------------------------------------------
@@ -181,7 +182,7 @@ def start_server(db_url: str, port: int, threads: int, secret: str, log: Path) -
         [sys.executable, "-m", "xai_eval.cli", "serve", "--db", db_url, "--host", HOST,
          "--port", str(port), "--threads", str(threads), "--insecure-cookies"],
         cwd=ROOT, env=env, stdout=handle, stderr=handle)
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + STARTUP_S  # importing torch and the plugins: slow when loaded
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"server exited with {process.returncode}; see {log}")
@@ -191,7 +192,7 @@ def start_server(db_url: str, port: int, threads: int, secret: str, log: Path) -
         except OSError:
             time.sleep(0.1)
     process.kill()
-    raise RuntimeError(f"server did not listen on {port} within 60 s; see {log}")
+    raise RuntimeError(f"server did not listen on {port} within {STARTUP_S} s; see {log}")
 
 
 def prepare_database(db_url: str, slug: str, images: int, trials: int) -> None:

@@ -12,12 +12,27 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from typing import Any
 
 from flask import current_app, request
 
 
 def client_key() -> str:
     """A stable pseudonym of this request's client address."""
-    secret = str(current_app.config.get("SECRET_KEY") or "").encode()
-    address = (request.remote_addr or "unknown").encode()
-    return hmac.new(secret, b"client:" + address, hashlib.sha256).hexdigest()[:40]
+    return pseudonym(current_app.config.get("SECRET_KEY"), request.remote_addr)
+
+
+def pseudonym(secret: object, address: str | None) -> str:
+    """HMAC-SHA256 of ``address`` under ``secret`` (hex, 40 characters)."""
+    key = str(secret or "").encode()
+    return hmac.new(key, b"client:" + (address or "unknown").encode(),
+                    hashlib.sha256).hexdigest()[:40]
+
+
+def environ_client_key(config: Any) -> Any:
+    """``client_key`` for a raw WSGI environ (the login gate runs before Flask)."""
+
+    def key(environ: dict[str, Any]) -> str:
+        return pseudonym(config.get("SECRET_KEY"), environ.get("REMOTE_ADDR"))
+
+    return key
