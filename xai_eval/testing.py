@@ -137,8 +137,6 @@ def create_sample_trust_study(session: Session, slug: str = "trust_sample", imag
     """Write a small trust study (two models' pictures side by side, the 5-point scale)
     with generated pictures, as ``study build`` would for the ``trust`` task plugin; no
     practice or attention items. For screen and browser tests."""
-    from xai_eval_study_tasks.trust import QUESTION as TRUST_QUESTION
-
     spec = {"slug": slug, "title": f"Which model is more reliable? ({slug})", "task": "trust",
             "models": [{"name": "vgg16", "spec": "vgg16"}, {"name": "alexnet", "spec": "alexnet"}],
             "explainers": [{"name": "guided_gradcam"}],
@@ -169,7 +167,7 @@ def create_sample_trust_study(session: Session, slug: str = "trust_sample", imag
         session.add(Item(
             study_id=study.id, key=f"main:synthetic_{number:04d}:{category}:guided_gradcam",
             kind="main", condition="guided_gradcam", image_id=f"synthetic_{number:04d}",
-            payload={"question": TRUST_QUESTION, "class_name": category, "stronger": "vgg16",
+            payload={"class_name": category, "stronger": "vgg16",  # the task's own question
                      "provenance": {m: {"model": m, "explainer": "guided_gradcam"}
                                     for m in ids},
                      "stimuli": ids},
