@@ -20,7 +20,8 @@ Goals (issue 2): Grad-CAM <= 1.15x floor:layer and >= 1.5x faster than pytorch-g
 gradient methods <= 1.15x floor:input; Grad-CAM with K=5 <= 1.5x the cost of K=1.
 
 Run ``python benchmarks/explainers.py --help`` for options; the default run takes about
-8-10 minutes on two CPU cores.
+8-10 minutes on two CPU cores. ``--zoo gradient|perturbation`` times the issue-12 rows
+instead (the explainer zoo; see ``benchmarks/zoo.py``).
 """
 
 from __future__ import annotations
@@ -39,6 +40,9 @@ import torch.nn as nn
 import torchvision
 
 import xai_eval
+
+sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
+import zoo  # noqa: E402  (the issue-12 rows, kept in their own module)
 
 MODELS = {"resnet50": "layer4", "vgg16": "features.29"}
 ALL_CASES = (
@@ -314,7 +318,23 @@ def main(argv: list[str] | None = None) -> int:
                         help="also time the peers on K=5 classes (5 calls each: ~25 extra "
                              "forward passes per round); without it their K=5 cost is shown "
                              "as ~5x their K=1 cost")
+    parser.add_argument("--zoo", choices=("gradient", "perturbation"), default=None,
+                        help="time the explainer-zoo rows instead: 'gradient' (gradient CAMs "
+                             "vs the Grad-CAM floor, IG/SmoothGrad K=5 vs their floor and "
+                             "Captum, on --models) or 'perturbation' (Score-CAM, Ablation-CAM, "
+                             "RISE at K=5 vs pytorch-grad-cam/torchcam, on --zoo-model)")
+    parser.add_argument("--zoo-model", default="resnet18",
+                        help="torchvision model with a layer4 for --zoo perturbation (default "
+                             "%(default)s)")
+    parser.add_argument("--zoo-size", type=int, default=112,
+                        help="input side for --zoo perturbation (default 112)")
+    parser.add_argument("--zoo-batch", type=int, default=2,
+                        help="images per call for --zoo perturbation (default 2)")
+    parser.add_argument("--rise-masks", type=int, default=256,
+                        help="RISE masks in --zoo perturbation (default 256)")
     args = parser.parse_args(argv)
+    if args.zoo:
+        return run_zoo(args)
     if args.cases is None:
         args.cases = [c for c in ALL_CASES if args.peer_k5 or not c.endswith(":gradcam_k5")
                       or c.startswith("ours:")]
@@ -331,6 +351,39 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{model_name}: timing {len(cases)} cases", file=sys.stderr, flush=True)
         time_interleaved(cases, args.warmup, args.repeats, args.clock)
         print("\n".join(report(model_name, cases)), flush=True)
+    return 0
+
+
+def run_zoo(args: argparse.Namespace) -> int:
+    """The issue-12 rows: one interleaved timing per model, then its table and goals."""
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    warnings.filterwarnings("ignore")
+    gen = torch.Generator().manual_seed(0)
+    if args.zoo == "gradient":
+        runs = [(name, MODELS[name], args.batch, args.size) for name in args.models]
+    else:
+        runs = [(args.zoo_model, "layer4", args.zoo_batch, args.zoo_size)]
+    print(f"torch {torch.__version__}, {args.threads} threads, zoo {args.zoo}, "
+          f"{args.warmup} warm-up + {args.repeats} rounds, {args.clock} clock")
+    for model_name, layer_name, batch, size in runs:
+        model = torchvision.models.get_model(model_name, weights=None).eval()
+        x = torch.randn(batch, 3, size, size)
+        t1 = torch.randint(0, 1000, (batch,), generator=gen)
+        t5 = torch.randint(0, 1000, (batch, 5), generator=gen)
+        if args.zoo == "gradient":
+            layer = dict(model.named_modules())[layer_name]
+            fns = zoo.gradient_cases(model, layer_name, x, t1, t5)
+            fns["floor:layer"] = lambda m=model, lay=layer, x=x, t=t1: floor_layer(m, lay, x, t)
+        else:
+            fns = zoo.perturbation_cases(model, layer_name, x, t5, args.rise_masks)
+        cases = [Case(n, fn) for n, fn in fns.items()]
+        print(f"{model_name} ({batch} x {size}px): timing {len(cases)} cases", file=sys.stderr,
+              flush=True)
+        time_interleaved(cases, args.warmup, args.repeats, args.clock)
+        med = {c.name: c.median for c in cases}
+        print(f"\n{model_name}, batch {batch}, {size}x{size}: median of {args.repeats} rounds (ms)")
+        print("\n".join(zoo.zoo_report(med, args.zoo)), flush=True)
     return 0
 
 

@@ -196,7 +196,8 @@ def start_server(db_url: str, port: int, threads: int, secret: str, log: Path) -
 
 
 def prepare_database(db_url: str, slug: str, images: int, trials: int) -> None:
-    from xai_eval.db.base import make_engine, session_factory, upgrade
+    from xai_eval.db.base import make_engine, session_factory
+    from xai_eval.db.migrate import upgrade
     from xai_eval.studies.admin_service import create_admin
     from xai_eval.testing import create_sample_study
 

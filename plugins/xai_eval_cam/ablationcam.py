@@ -33,6 +33,8 @@ class AblationCAM(LayerExplainer):
     """
 
     name: ClassVar[str] = "ablationcam"
+    paper: ClassVar[str] = "Desai & Ramaswamy 2020, doi:10.1109/WACV45572.2020.9093360"
+    oracle: ClassVar[str] = "pytorch-grad-cam AblationCAM (1e-5); hand loop"
     options: ClassVar[dict[str, Any]] = {"reshape": None, "batch_size": 64, "progress": False}
     needs_autograd: ClassVar[bool] = False
 

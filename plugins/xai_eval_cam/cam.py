@@ -39,6 +39,8 @@ class CAM(LayerExplainer):
     """
 
     name: ClassVar[str] = "cam"
+    paper: ClassVar[str] = "Zhou et al. 2016, arXiv:1512.04150"
+    oracle: ClassVar[str] = "hand closed form sum_k w_k A^k; = Grad-CAM x h*w on GAP nets"
     options: ClassVar[dict[str, Any]] = {"reshape": None, "classifier": None}
     needs_autograd: ClassVar[bool] = False
 

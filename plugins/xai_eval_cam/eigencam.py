@@ -38,6 +38,8 @@ class EigenCAM(LayerExplainer):
     """
 
     name: ClassVar[str] = "eigencam"
+    paper: ClassVar[str] = "Muhammad & Yeasin 2020, arXiv:2008.00299"
+    oracle: ClassVar[str] = "pytorch-grad-cam get_2d_projection up to its arbitrary sign"
     options: ClassVar[dict[str, Any]] = {"reshape": None}
     needs_autograd: ClassVar[bool] = False
 

@@ -24,6 +24,8 @@ class GradCAM(LayerExplainer):
     """
 
     name: ClassVar[str] = "gradcam"
+    paper: ClassVar[str] = "Selvaraju et al. 2017, arXiv:1610.02391"
+    oracle: ClassVar[str] = "Captum LayerGradCam; pytorch-grad-cam GradCAM (1e-5)"
     options: ClassVar[dict[str, Any]] = {"reshape": None, "counterfactual": False}
 
     def _raw(self, images: torch.Tensor, targets: TargetSpec) -> tuple[torch.Tensor, SelectedScores]:

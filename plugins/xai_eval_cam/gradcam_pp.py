@@ -22,6 +22,8 @@ class GradCAMPlusPlus(GradientCAM):
     """
 
     name: ClassVar[str] = "gradcam_pp"
+    paper: ClassVar[str] = "Chattopadhyay et al. 2018, arXiv:1710.11063"
+    oracle: ClassVar[str] = "pytorch-grad-cam GradCAMPlusPlus (eps=1e-6, 1e-5); torchcam departs (tested)"
     options: ClassVar[dict[str, Any]] = {"reshape": None, "eps": 0.0}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -30,6 +30,8 @@ class GuidedGradCAM(Explainer):
     """
 
     name: ClassVar[str] = "guided_gradcam"
+    paper: ClassVar[str] = "Selvaraju et al. 2017, arXiv:1610.02391"
+    oracle: ClassVar[str] = "Captum GuidedGradCam"
     options: ClassVar[dict[str, Any]] = {"reshape": None}
     pixel_method: ClassVar[str] = "guided_backprop"
     #: :func:`xai_eval.get_explainer` passes the registries it used (``registries=``)
@@ -70,4 +72,5 @@ class DeconvGradCAM(GuidedGradCAM):
     """Deconvolution Grad-CAM: deconvnet x upsampled Grad-CAM (a condition of the paper's human study)."""
 
     name: ClassVar[str] = "deconv_gradcam"
+    oracle: ClassVar[str] = "its parts: Captum Deconvolution and LayerGradCam (guided_gradcam's code)"
     pixel_method: ClassVar[str] = "deconvnet"

@@ -18,6 +18,8 @@ class HiResCAM(GradientCAM):
     """
 
     name: ClassVar[str] = "hirescam"
+    paper: ClassVar[str] = "Draelos & Carin 2020, arXiv:2011.08891"
+    oracle: ClassVar[str] = "pytorch-grad-cam HiResCAM (1e-5); sum = score on linear heads"
     options: ClassVar[dict[str, Any]] = {"reshape": None}
 
     def combine(self, activation: torch.Tensor, grads: torch.Tensor) -> torch.Tensor:

@@ -17,6 +17,8 @@ class LayerCAM(GradientCAM):
     """
 
     name: ClassVar[str] = "layercam"
+    paper: ClassVar[str] = "Jiang et al. 2021, doi:10.1109/TIP.2021.3089943"
+    oracle: ClassVar[str] = "pytorch-grad-cam LayerCAM (1e-5)"
     options: ClassVar[dict[str, Any]] = {"reshape": None}
 
     def combine(self, activation: torch.Tensor, grads: torch.Tensor) -> torch.Tensor:

@@ -44,6 +44,8 @@ class ScoreCAM(LayerExplainer):
     """
 
     name: ClassVar[str] = "scorecam"
+    paper: ClassVar[str] = "Wang et al. 2020, arXiv:1910.01279"
+    oracle: ClassVar[str] = "pytorch-grad-cam ScoreCAM, torchcam ScoreCAM (1e-5); hand loop"
     options: ClassVar[dict[str, Any]] = {"reshape": None, "score": "logit", "batch_size": 64,
                                          "progress": False}
     needs_autograd: ClassVar[bool] = False

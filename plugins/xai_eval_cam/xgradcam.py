@@ -18,6 +18,8 @@ class XGradCAM(GradientCAM):
     """
 
     name: ClassVar[str] = "xgradcam"
+    paper: ClassVar[str] = "Fu et al. 2020, arXiv:2008.02312"
+    oracle: ClassVar[str] = "pytorch-grad-cam XGradCAM, torchcam XGradCAM (1e-5)"
     options: ClassVar[dict[str, Any]] = {"reshape": None, "eps": 0.0}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

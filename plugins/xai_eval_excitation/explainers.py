@@ -50,6 +50,8 @@ class ExcitationBackprop(LayerExplainer):
     """
 
     name: ClassVar[str] = "excitation_backprop"
+    paper: ClassVar[str] = "Zhang et al. 2016, arXiv:1608.00507"
+    oracle: ClassVar[str] = "hand-worked 2x2 network; explicit matrix MWP; conservation"
     options: ClassVar[dict[str, Any]] = {"reshape": None}
 
     def _raw(self, images: torch.Tensor, targets: TargetSpec) -> tuple[torch.Tensor, SelectedScores]:
@@ -102,6 +104,8 @@ class ContrastiveMWP(LayerExplainer):
     """
 
     name: ClassVar[str] = "c_mwp"
+    paper: ClassVar[str] = "Zhang et al. 2016, arXiv:1608.00507 (contrastive MWP)"
+    oracle: ClassVar[str] = "explicit matrix MWP of class and dual unit"
     options: ClassVar[dict[str, Any]] = {"reshape": None, "classifier": None, "contrast_layer": None}
 
     def _raw(self, images: torch.Tensor, targets: TargetSpec) -> tuple[torch.Tensor, SelectedScores]:

@@ -29,6 +29,8 @@ class Backprop(InputGradientExplainer):
     """
 
     name: ClassVar[str] = "backprop"
+    paper: ClassVar[str] = "Simonyan et al. 2014, arXiv:1312.6034"
+    oracle: ClassVar[str] = "Captum Saliency"
     options: ClassVar[dict[str, Any]] = {}
 
 
@@ -51,6 +53,8 @@ class GuidedBackprop(_ReluRuleExplainer):
     """
 
     name: ClassVar[str] = "guided_backprop"
+    paper: ClassVar[str] = "Springenberg et al. 2015, arXiv:1412.6806"
+    oracle: ClassVar[str] = "Captum GuidedBackprop"
     options: ClassVar[dict[str, Any]] = {}
     rule: ClassVar[str] = "guided"
 
@@ -62,6 +66,8 @@ class Deconvnet(_ReluRuleExplainer):
     """
 
     name: ClassVar[str] = "deconvnet"
+    paper: ClassVar[str] = "Zeiler & Fergus 2014, arXiv:1311.2901"
+    oracle: ClassVar[str] = "Captum Deconvolution"
     options: ClassVar[dict[str, Any]] = {}
     rule: ClassVar[str] = "deconvnet"
 

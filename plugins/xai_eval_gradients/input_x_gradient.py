@@ -19,6 +19,8 @@ class InputXGradient(InputGradientExplainer):
     """
 
     name: ClassVar[str] = "input_x_gradient"
+    paper: ClassVar[str] = "Shrikumar et al. 2016, arXiv:1605.01713"
+    oracle: ClassVar[str] = "Captum InputXGradient (1e-9)"
     options: ClassVar[dict[str, Any]] = {}
     reduction: ClassVar[str] = "sum_abs"
 

@@ -47,6 +47,8 @@ class IntegratedGradients(InputGradientExplainer):
     """
 
     name: ClassVar[str] = "integrated_gradients"
+    paper: ClassVar[str] = "Sundararajan et al. 2017, arXiv:1703.01365"
+    oracle: ClassVar[str] = "Captum IntegratedGradients, every rule (1e-9); completeness"
     options: ClassVar[dict[str, Any]] = {"steps": 50, "baseline": 0.0, "rule": "riemann_right",
                                          "batch_size": 64, "progress": False}
     reduction: ClassVar[str] = "sum_abs"

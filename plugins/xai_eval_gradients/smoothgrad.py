@@ -27,6 +27,8 @@ class SmoothGrad(InputGradientExplainer):
     """
 
     name: ClassVar[str] = "smoothgrad"
+    paper: ClassVar[str] = "Smilkov et al. 2017, arXiv:1706.03825"
+    oracle: ClassVar[str] = "closed form on a quadratic model with the same noise; Captum NoiseTunnel"
     options: ClassVar[dict[str, Any]] = {"n_samples": 50, "noise_level": 0.15, "seed": 0,
                                          "batch_size": 64, "progress": False}
     #: mean (SmoothGrad), mean of squares (SmoothGrad-squared) or variance (VarGrad)
@@ -95,6 +97,7 @@ class SmoothGradSquared(SmoothGrad):
     """
 
     name: ClassVar[str] = "smoothgrad_sq"
+    paper: ClassVar[str] = "Hooker et al. 2019 (ROAR), arXiv:1806.10758"
     statistic: ClassVar[str] = "mean_square"
 
 
@@ -106,4 +109,5 @@ class VarGrad(SmoothGrad):
     """
 
     name: ClassVar[str] = "vargrad"
+    paper: ClassVar[str] = "Adebayo et al. 2018, arXiv:1810.03307"
     statistic: ClassVar[str] = "variance"

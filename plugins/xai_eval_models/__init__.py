@@ -11,6 +11,7 @@ from __future__ import annotations
 from xai_eval import hookimpl
 from xai_eval.models.base import ModelSource
 from xai_eval.models.embedded import EmbeddedModelSource
+from xai_eval.models.embedded_v2 import EmbeddedV2ModelSource
 from xai_eval.models.import_path_source import ImportPathSource
 from xai_eval.models.real import EfficientNetLite0Source
 from xai_eval.models.torchvision_source import TorchvisionSource
@@ -21,6 +22,7 @@ SOURCES: list[type[ModelSource]] = [
     ImportPathSource,  # package.module:factory[@/path/w.pth] (the fallback)
     EmbeddedModelSource,  # embedded:gap, embedded:fc (trained on first use, then cached)
     EfficientNetLite0Source,  # efficientnet_lite0 (optional [real] extra)
+    EmbeddedV2ModelSource,  # embedded_v2:gap|fc|biased|unbiased (shipped, hash-checked weights)
 ]
 
 

@@ -59,6 +59,8 @@ class CenterBaseline(Explainer):
     """
 
     name: ClassVar[str] = "center"
+    paper: ClassVar[str] = "TorchRay's 'center' baseline (Fong & Vedaldi 2019 pointing-game table)"
+    oracle: ClassVar[str] = "closed-form Gaussian"
     options: ClassVar[dict[str, Any]] = {"sigma": 0.25, "center": "pixel"}
     #: one forward pass for the scores, no gradients: also runs inside torch.inference_mode()
     needs_autograd: ClassVar[bool] = False

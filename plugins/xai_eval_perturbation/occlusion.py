@@ -45,6 +45,8 @@ class Occlusion(Explainer):
     """
 
     name: ClassVar[str] = "occlusion"
+    paper: ClassVar[str] = "Zeiler & Fergus 2014, arXiv:1311.2901"
+    oracle: ClassVar[str] = "Captum Occlusion; closed form on linear models"
     options: ClassVar[dict[str, Any]] = {
         "patch_size": 0.125, "stride": 0.5, "fill": 0.0, "score": "logit",
         "batch_size": 64, "progress": False,

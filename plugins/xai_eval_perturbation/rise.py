@@ -58,6 +58,8 @@ class RISE(Explainer):
     """
 
     name: ClassVar[str] = "rise"
+    paper: ClassVar[str] = "Petsiuk et al. 2018, arXiv:1806.07421"
+    oracle: ClassVar[str] = "per-mask per-class loop on the same masks (no peer ships RISE)"
     options: ClassVar[dict[str, Any]] = {"n_masks": 4000, "grid": 7, "p": 0.5, "score": "prob",
                                          "seed": 0, "batch_size": 64, "progress": False}
     needs_autograd: ClassVar[bool] = False

@@ -227,6 +227,17 @@ class ModelPredictionTask(StudyTask):
                         "model_correct": case.correct,
                         "changed": cover is not None and target != case.decision})
 
+    def analysis_plan(self) -> str:
+        return (
+            f"Unit: the participant (test accuracy = share of the {self.simulation}-simulation "
+            "test trials where the model's decision was predicted). Conditions between "
+            f"subjects: {', '.join(self.conditions)}. Per condition: mean accuracy with a t "
+            f"95% CI and a one-sample t test against chance (1/{len(self.classes)}). Utility "
+            "of each explainer = its mean accuracy - the control's, with a Welch 95% CI and "
+            "two-sided Welch t test (no correction for multiple explainers is applied "
+            "automatically; compare p with alpha / number of explainers for Bonferroni), "
+            "also reported as the ratio of the means (Colin et al. 2022) and Cohen's d.")
+
     # --- one trial -----------------------------------------------------------------------
     def placement(self, payload: dict[str, Any], flip: bool) -> dict[str, Any]:
         if payload.get("phase") == "training":

@@ -3,7 +3,8 @@
 At module level a command module may import only the standard library, click, and
 ``xai_eval`` itself, its errors and the other ``xai_eval.cli`` modules; everything else
 (torch, the suite, the web app, ...) is imported in the command's body, which keeps every
-``--help`` fast. ``gapify_run.py`` is the gapify command's work, imported by the command.
+``--help`` fast. ``gapify_run.py`` is the gapify command's work, imported by the command (``pilot_run.py``
+likewise for ``study pilot``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 
 CLI = Path(__file__).resolve().parents[2] / "xai_eval" / "cli"
-WORK_MODULES = {"gapify_run.py"}
+WORK_MODULES = {"gapify_run.py", "pilot_run.py"}
 ALLOWED_XAI = {"xai_eval", "xai_eval.errors"}
 
 

@@ -40,7 +40,7 @@ def test_drawing_is_pinned_bit_for_bit():
     """
     assert _digest("test", 5) == "5f22662779f67bdad813ed0c2aa4feb60b69d8ce77c709513b3c547ab94fa033"
     assert _digest("bias_train_biased", 5) == (
-        "767ba074082036aa823c4ce5b4b9ca2f1a305730f5c9c8679c158e3d236467ba")
+        "201d439b1c81d6433a1d1fb4ec5fbb6d6397237465f4efc987d5fdae840ac324")
 
 
 def test_ellipse_and_disc_match_an_exact_rational_oracle():
@@ -123,7 +123,14 @@ def test_bias_splits_share_images_and_differ_only_in_the_cue():
         assert (biased_x[i][cue] == CUE_COLOURS[labels[i]]).all()
         assert np.array_equal(biased_x[i][~cue], unbiased_x[i][~cue])
         agree += spec_u.cue.cls == labels[i]
+        evidence_b = [p.evidence for o in spec_b.objects for p in o.parts]
+        assert evidence_b == [p.evidence for o in spec_u.objects for p in o.parts]
     assert agree < TINY.bias_train  # the unbiased cue is not the label
+    dropped = [not any(p.evidence for p in scene(GeneratorConfigV2(), "bias_train_biased", i)[1].objects[0].parts)
+               for i in range(200)]
+    assert 70 <= sum(dropped) <= 130  # EVIDENCE_DROP = 0.5 of the bias training images
+    assert all(any(p.evidence for p in scene(GeneratorConfigV2(), "bias_test", i)[1].objects[0].parts)
+               for i in range(50))
 
 
 def test_adapter_reads_evidence_and_cue_and_generates_splits_alone(tmp_path):
@@ -146,6 +153,9 @@ def test_adapter_reads_evidence_and_cue_and_generates_splits_alone(tmp_path):
     bias = EmbeddedV2Dataset(root, split="bias_test")
     item = bias[0]
     assert item.extras["cue"].mask.sum() == scene(TINY, "bias_test", 0)[1].cue.size ** 2
+    cue = region_annotations(item, "cue")  # the cue region for every class present
+    assert [a.class_id for a in cue] == list(item.classes_present())
+    assert all(np.array_equal(a.mask, item.extras["cue"].mask) for a in cue)
     first = {p.name: p.read_bytes() for p in (root / "test").iterdir()}
     again = ensure_v2_data(("test",), tmp_path / "other", TINY, progress=False)
     assert first == {p.name: p.read_bytes() for p in (again / "test").iterdir()}
@@ -158,8 +168,10 @@ def test_region_evidence_needs_a_dataset_that_records_it(tmp_path):
     assert region_annotations(item, "object") == []
     with pytest.raises(InputValidationError, match="no evidence annotations"):
         region_annotations(item, "evidence")
-    with pytest.raises(InputValidationError, match="region must be"):
+    with pytest.raises(InputValidationError, match="no bias cue"):
         region_annotations(item, "cue")
+    with pytest.raises(InputValidationError, match="region must be"):
+        region_annotations(item, "background")
 
 
 def test_metric_samples_score_against_the_chosen_region(tmp_path):

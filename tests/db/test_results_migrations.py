@@ -6,7 +6,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
-from xai_eval.db.base import Base, downgrade, import_all_models, make_engine, upgrade
+from xai_eval.db.base import Base, import_all_models, make_engine
+from xai_eval.db.migrate import downgrade, upgrade
 from xai_eval.db.results import RESULT_TABLES
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import inspect
 
-from xai_eval.db.base import alembic_config, downgrade, make_engine, upgrade
+from xai_eval.db.base import make_engine
+from xai_eval.db.migrate import alembic_config, downgrade, upgrade
 
 STUDY_TABLES = {"study", "stimulus", "study_item", "participant", "trial_instance", "response",
                 "audit_log", "admin_user"}

@@ -7,7 +7,8 @@ from datetime import datetime, timezone
 import pytest
 from sqlalchemy.exc import IntegrityError
 
-from xai_eval.db.base import make_engine, session_factory, upgrade
+from xai_eval.db.base import make_engine, session_factory
+from xai_eval.db.migrate import upgrade
 from xai_eval.db.studies import (
     AdminUser,
     AuditLog,

@@ -23,6 +23,7 @@ import xai_eval
 from xai_eval.errors import XaiEvalError
 from xai_eval.explain.base import Explainer
 from xai_eval.explain.state import count_hooks
+from xai_eval.plugins import default_registries
 
 from .conftest import ALL_EXPLAINERS, EXCEPTIONS, FAST_OPTIONS, GapNet, make_explainer
 
@@ -59,6 +60,14 @@ def test_every_builtin_explainer_is_covered_by_the_generic_tests() -> None:
         f"built-in explainers {sorted(missing)} are defined in plugins/ but not registered, "
         "so the generic tests do not cover them; register them in their plugin's hook"
     )
+
+
+def test_every_builtin_explainer_names_its_paper_and_oracle() -> None:
+    """``xai-eval plugins -v`` lists them: a built-in method without either is a gap."""
+    registries = default_registries()
+    for name in sorted(builtin_explainer_names()):
+        cls = registries.get("explainers", name).cls
+        assert cls.paper and cls.oracle, f"{name}: set paper and oracle on {cls.__qualname__}"
 
 
 def _method_params(module: object) -> dict[str, set[str]]:

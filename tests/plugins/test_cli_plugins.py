@@ -44,10 +44,19 @@ def test_help_explains_the_command(runner) -> None:
     assert "List every plugin with its version" in result.output
 
 
+def test_verbose_lists_each_explainers_paper_and_oracle(runner) -> None:
+    result = runner.invoke(main, ["plugins", "-v"], env={"COLUMNS": "250"})
+    assert "Explainer references" in result.output
+    references = [row for row in rows_with(result.output, "scorecam") if len(row) == 3]
+    assert references == [["scorecam", "Wang et al. 2020, arXiv:1910.01279",
+                            "pytorch-grad-cam ScoreCAM, torchcam ScoreCAM (1e-5); hand loop"]]
+
+
 def test_plugins_dir_option_loads_a_file(runner, plugin_dir) -> None:
     folder = plugin_dir(my_experiment=DIR_EXPLAINER_SOURCE)
     result = runner.invoke(main, ["--plugins-dir", str(folder), "plugins", "--verbose"])
-    (row,) = rows_with(result.output, "dir_gradients")
+    row, reference = rows_with(result.output, "dir_gradients")  # registry row, references row
+    assert reference == ["dir_gradients", "-", "-"]
     assert row[1:4] == ["my_experiment", "9.9", "Plain gradients, registered from a plugins directory."]
     (plugin_row,) = rows_with(result.output, "my_experiment")
     assert plugin_row[2] == str(folder / "my_experiment.py")

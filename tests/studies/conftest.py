@@ -16,7 +16,8 @@ import torch.nn as nn
 from PIL import Image
 
 from xai_eval.data.base import Annotation, DatasetItem
-from xai_eval.db.base import make_engine, session_factory, upgrade
+from xai_eval.db.base import make_engine, session_factory
+from xai_eval.db.migrate import upgrade
 from xai_eval.models.base import LoadedModel
 
 CLASSES = ["red", "green", "blue"]

@@ -133,3 +133,43 @@ def test_resamples_zero_turns_the_analysis_off(tmp_path, registries, fake_plugin
                                           echo=lambda m: None), tmp_path / "out", registries)
     assert "intervals" not in result.files.extra
     assert "<h2>Verdict</h2>" not in result.files.html.read_text()
+
+
+def test_metric_agreement_aligns_directions(tmp_path, registries):
+    from xai_eval.suite.agreement import metric_agreement
+    from xai_eval.suite.tables import ResultTable
+
+    config = parse_suite(suite_dict(tmp_path, models=[{"id": "gap", "spec": "fake:gap"}],
+                                    explainers=["gradcam", "cam", "backprop", "center"],
+                                    metrics=["pointing_game", "localization_error", "pxap"]))
+    rows = [{"dataset": "boxes", "model": "gap", "method": m, "pointing game": pg,
+             "GT-known loc err": err, "PxAP": ap}
+            for m, pg, err, ap in [("gradcam", 90.0, 10.0, 60.0), ("cam", 80.0, 20.0, 70.0),
+                                   ("backprop", 50.0, 40.0, 40.0), ("center", 10.0, 90.0, 30.0)]]
+    table = ResultTable(["dataset", "model", "method", "pointing game", "GT-known loc err",
+                         "PxAP"], rows)
+    (agreement,) = metric_agreement(table, config, registries)
+    # the error column is negated: lower error = better = the same order as the pointing game
+    assert agreement.matrix[("pointing game", "GT-known loc err")] == pytest.approx(1.0)
+    assert agreement.matrix[("pointing game", "PxAP")] == pytest.approx(0.8)
+    assert agreement.alpha["localization"] is not None
+    assert 0 < agreement.alpha["all"] < 1
+
+
+def test_reliability_table_for_a_tiny_suite(tmp_path, registries, fake_plugin, sqlite_url):
+    root = fake_plugin.make_dataset(tmp_path / "data", count=6)
+    config = parse_suite(suite_dict(root, models=[{"id": "gap", "spec": "fake:gap"}],
+                                    explainers=["gradcam", "backprop", "cam"],
+                                    metrics=["pointing_game", "energy_pointing_game"],
+                                    report={"examples": 0, "resamples": 20,
+                                            "reliability": 6}))
+    result = run_suite(config, RunOptions(db_url=sqlite_url, progress=False,
+                                          echo=lambda m: None), tmp_path / "out", registries)
+    payload = json.loads(result.files.json.read_text())
+    rows = payload["verdict"]["metric_reliability"]
+    assert {r["metric"] for r in rows} == {"pointing_game", "energy_pointing_game"}
+    for row in rows:
+        assert row["explainers"] == 3 and row["images"] >= 2
+        for key in ("iac_nr", "iac_ar", "iec_nr", "iec_ar", "mc"):
+            assert row[key] is None or 0.0 <= row[key] <= 1.0
+    assert "<h2>Metric reliability</h2>" in result.files.html.read_text()

@@ -14,7 +14,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from xai_eval.db.base import make_engine, session_factory, upgrade
+from xai_eval.db.base import make_engine, session_factory
+from xai_eval.db.migrate import upgrade
 from xai_eval.testing import create_sample_study
 from xai_eval.web.app import create_app
 

@@ -6,7 +6,7 @@ module                      commands
 :mod:`xai_eval.cli.explain`  ``explain`` (one image, one method -> an overlay PNG)
 :mod:`xai_eval.cli.suite`    ``run``, ``demo`` (metric suites)
 :mod:`xai_eval.cli.models`   ``gapify`` (the CAM paper's GAP network, fine-tuned)
-:mod:`xai_eval.cli.study`    ``study build|check|list|results|export``
+:mod:`xai_eval.cli.study`    ``study build|check|list|results|export|pilot``
 :mod:`xai_eval.cli.db`       ``db upgrade``
 :mod:`xai_eval.cli.serve`    ``serve``, ``admin create|find-participant``
 :mod:`xai_eval.cli.plugins`  ``plugins``

@@ -17,7 +17,8 @@ def db_group() -> None:
 @click.option("--revision", default="heads", show_default=True, help="Target revision.")
 def db_upgrade(db_url: str | None, revision: str) -> None:
     """Apply every migration up to REVISION (creates the schema in an empty database)."""
-    from xai_eval.db.base import DatabaseError, current_revisions, database_url, upgrade
+    from xai_eval.db.base import DatabaseError, database_url
+    from xai_eval.db.migrate import current_revisions, upgrade
 
     url = database_url(db_url)
     try:

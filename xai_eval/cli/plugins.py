@@ -8,7 +8,8 @@ import click
 
 
 @click.command("plugins")
-@click.option("--verbose", "-v", is_flag=True, help="Also show each class's options.")
+@click.option("--verbose", "-v", is_flag=True,
+              help="Also show each class's options, and each explainer's paper and oracle.")
 def plugins_command(verbose: bool) -> None:
     """List every plugin with its version, hooks and what it registers.
 
@@ -45,7 +46,20 @@ def plugins_command(verbose: bool) -> None:
                 row.append(", ".join(f"{k}={v!r}" for k, v in options.items()))
             table.add_row(*row)
         console.print(table)
+    if verbose and registries.entries["explainers"]:
+        console.print(_references(registries.entries["explainers"], Table))
     for error in registries.errors:
         console.print(f"[red]error:[/red] {error}")
     if registries.errors:
         sys.exit(1)
+
+
+def _references(entries: dict, table_cls: type) -> object:
+    """Explainer name -> its paper and the independent oracle its tests compare against."""
+    table = table_cls(title="Explainer references")
+    for column in ("name", "paper", "oracle (tests)"):
+        table.add_column(column)
+    for name in sorted(entries):
+        cls = entries[name].cls
+        table.add_row(name, getattr(cls, "paper", "") or "-", getattr(cls, "oracle", "") or "-")
+    return table

@@ -34,17 +34,22 @@ from xai_eval.cli.options import DB_HELP
                    "iframe, where browsers send only SameSite=None (HTTPS) cookies.")
 @click.option("--trusted-proxy", default=None,
               help="Address of the reverse proxy whose X-Forwarded-* headers to trust.")
+@click.option("--upgrade/--no-upgrade", "migrate", default=True, show_default=True,
+              help="Bring the schema to the newest migration first (locked, so servers and "
+                   "builds starting together are safe); --no-upgrade for a database user "
+                   "without DDL rights.")
 @click.option("--instance-dir", default=None, type=click.Path(file_okay=False),
               help="Folder of the server's own files (the generated secret key). Default: "
                    "$XAI_EVAL_INSTANCE_DIR, else the user data folder (~/.local/share/xai-eval).")
 def serve(db_url: str | None, host: str, port: int, threads: int, connection_limit: int,
           insecure_cookies: bool,
-          samesite: str, trusted_proxy: str | None, instance_dir: str | None) -> None:
+          samesite: str, trusted_proxy: str | None, migrate: bool,
+          instance_dir: str | None) -> None:
     """Run the study web app with the waitress production server.
 
     Participants open /study/<slug>/ (Prolific and MTurk parameters are read from the URL);
-    researchers log in at /admin/ (create an account with `xai-eval admin create`). Apply
-    migrations first with `xai-eval db upgrade`.
+    researchers log in at /admin/ (create an account with `xai-eval admin create`). The
+    schema is upgraded first, under the same lock as `xai-eval db upgrade`.
     """
     from waitress.server import create_server
 
@@ -57,6 +62,10 @@ def serve(db_url: str | None, host: str, port: int, threads: int, connection_lim
     if insecure_cookies:
         config["SESSION_COOKIE_SECURE"] = False
     try:
+        if migrate:
+            from xai_eval.db.migrate import upgrade
+
+            upgrade(config["DATABASE_URL"])
         app = create_app(env_config() | config)
     except DatabaseError as exc:
         raise click.ClickException(str(exc)) from None

@@ -40,9 +40,13 @@ def _fail(exc: Exception) -> click.ClickException:
 @click.option("--name", "run_name", default=None,
               help="Run name (part of the run id): the same config under a new name is a "
                    "separate run. Default: the suite's `name`.")
+@click.option("--methods", type=click.Choice(["paper", "all"]), default=None,
+              help="Override the suite's `methods:` switch: 'paper' (its explainers) or 'all' "
+                   "(plus its more_explainers).")
 @click.option("--no-progress", is_flag=True, help="Hide the progress bars.")
 def run_command(suite: Path, db_url: str | None, resume: bool, out_dir: Path | None,
-                shard: str | None, run_name: str | None, no_progress: bool) -> None:
+                shard: str | None, run_name: str | None, methods: str | None,
+                no_progress: bool) -> None:
     """Run a metric suite: models x explainers x datasets x metrics.
 
     SUITE is a YAML file (see docs/suites.md). Every per-image result is written to the
@@ -60,7 +64,7 @@ def run_command(suite: Path, db_url: str | None, resume: bool, out_dir: Path | N
 
     try:
         registries = default_registries()
-        config = load_suite(suite, registries)
+        config = load_suite(suite, registries, methods)
         options = RunOptions(db_url=db_url, resume=resume, shard=parse_shard(shard),
                              run_name=run_name, progress=not no_progress,
                              base_dir=suite.resolve().parent, echo=click.echo)
@@ -93,19 +97,35 @@ def run_command(suite: Path, db_url: str | None, resume: bool, out_dir: Path | N
                    "EfficientNet-Lite0 (ImageNet weights) on foolbox's 20 labelled ImageNet "
                    "photos, every installed explainer, top-1/top-5 accuracy, deletion/"
                    "insertion and an image grid (needs pip install 'xai-eval[real]').")
+@click.option("--benchmark", type=click.Choice(["v2", "v1"]), default="v1", show_default=True,
+              help="v2: 112-px images with ILSVRC-like object scale, evidence masks and "
+                   "shipped weights (no training); v1: the original 64-px benchmark, "
+                   "trained on first use (kept for comparison).")
+@click.option("--retrain", is_flag=True,
+              help="v2: train the two classifiers on this machine (into the cache) instead "
+                   "of using the shipped, hash-checked weights; the table then usually "
+                   "differs from the committed reference, and the demo says by how much.")
+@click.option("--methods", type=click.Choice(["paper", "all"]), default="paper",
+              show_default=True,
+              help="'paper': the papers' methods (the reproduced table); 'all': also every "
+                   "method of the explainer zoo (Grad-CAM++, Score-CAM, RISE, IG, ...).")
 @click.option("--no-progress", is_flag=True, help="Hide the progress bars.")
 def demo_command(db_url: str | None, out_dir: Path | None, cache_dir: Path | None,
-                 threads: int, real: bool, no_progress: bool) -> None:
+                 threads: int, real: bool, benchmark: str, retrain: bool, methods: str,
+                 no_progress: bool) -> None:
     """Run the default suite on the embedded benchmark and print its table.
 
     With --real, run the packaged real.yaml suite instead (nothing is trained or
     downloaded; the model and photos come with the [real] extra).
 
-    The first run generates the benchmark's images and trains its two classifiers (a GAP
-    model for CAM and a fully connected one), cached for later runs; then it scores
-    CAM, Grad-CAM, backprop, guided backprop, guided Grad-CAM, deconvnet and whatever
-    else is installed, with localization error, pointing game, MaxBoxAccV2, PxAP, mask
-    IoU and deletion/insertion. A killed demo continues where it stopped.
+    The default benchmark (v2) draws its test images on first use and uses the shipped,
+    hash-checked weights of its two classifiers (a GAP model for CAM and a fully
+    connected one); v1 generates its data and trains its models on first use. Then it
+    scores CAM, Grad-CAM, backprop, guided backprop, guided Grad-CAM, deconvnet and
+    whatever else is installed, with localization error, pointing game, MaxBoxAccV2,
+    PxAP, mask IoU and deletion/insertion (v2: also against the evidence part), prints
+    whether the table matches the committed reference (v2) and checks the papers' claims
+    with 95 % intervals. A killed demo continues where it stopped.
     """
     import os
 
@@ -113,7 +133,7 @@ def demo_command(db_url: str | None, out_dir: Path | None, cache_dir: Path | Non
 
     from xai_eval.db.base import ENV_VAR
     from xai_eval.plugins import default_registries
-    from xai_eval.suite.config import default_suite_path, load_suite
+    from xai_eval.suite.config import load_suite
     from xai_eval.suite.pipeline import run_suite
     from xai_eval.suite.runner import RunOptions
 
@@ -124,25 +144,33 @@ def demo_command(db_url: str | None, out_dir: Path | None, cache_dir: Path | Non
     out_dir = out_dir or Path("xai-eval-demo")
     tic, cpu = time.perf_counter(), time.process_time()
     try:
-        from xai_eval.models.embedded import ensure_embedded_benchmark
+        from xai_eval.suite.demo_benchmark import ClaimsSection, prepare, suite_path
 
         if cache_dir is not None:
             os.environ["XAI_EVAL_CACHE"] = str(cache_dir)
-        bench = ensure_embedded_benchmark(cache_dir, progress=not no_progress)
+        ready = prepare(benchmark, cache_dir, progress=not no_progress, retrain=retrain)
         prepared, prepared_cpu = time.perf_counter() - tic, time.process_time() - cpu
-        accuracies = ", ".join(f"{k} {100 * v:.1f}%" for k, v in bench.accuracies.items())
-        click.echo(f"embedded benchmark ready in {prepared:.1f} s, {prepared_cpu:.1f} s CPU "
-                   f"({bench.root}); "
-                   f"held-out accuracy: {accuracies}")
+        click.echo(f"{ready} — in {prepared:.1f} s, {prepared_cpu:.1f} s CPU")
         registries = default_registries()
-        config = load_suite(default_suite_path(), registries)
+        config = load_suite(suite_path(benchmark), registries, methods)
         config = _only_installed(config, registries)
         url = db_url or os.environ.get(ENV_VAR) or f"sqlite:///{(out_dir / 'xai-eval-demo.db').resolve()}"
         options = RunOptions(db_url=url, resume=True, progress=not no_progress,
-                             echo=click.echo)
-        result = run_suite(config, options, out_dir, registries, _console())
+                             echo=click.echo,
+                             run_name=f"{config.name}-retrained" if retrain else None)
+        claims = ClaimsSection([m.id for m in config.models], [e.id for e in config.explainers])
+        result = run_suite(config, options, out_dir, registries, _console(), sections=claims)
     except XaiEvalError as exc:
         raise _fail(exc) from None
+    if benchmark == "v2" and result.files is not None:
+        from xai_eval.suite.reference import compare_file
+
+        comparison = compare_file(result.files.csv)
+        if comparison is not None:
+            click.echo(comparison.message())
+    if claims.markdown:
+        click.echo("\nThe papers' claims on this benchmark (95 % intervals):\n" + claims.markdown)
+        (out_dir / "claims.md").write_text(claims.markdown, encoding="utf-8")
     total, total_cpu = time.perf_counter() - tic, time.process_time() - cpu
     click.echo(f"demo finished in {total:.1f} s, {total_cpu:.1f} s CPU (benchmark "
                f"{prepared:.1f} s, suite and reports {result.seconds:.1f} s / "

@@ -4,7 +4,8 @@ SQLite (a file in the working directory) is the embedded default; any SQLAlchemy
 (``postgresql+psycopg://postgres@127.0.0.1:5432/test``). The URL comes from ``--db``, else
 ``XAI_EVAL_DATABASE_URL``, else :data:`DEFAULT_URL`. SQLite connections run in WAL mode
 with a busy timeout and foreign keys on, so a web server and a metric runner can share one
-file. Schema changes go through Alembic (``migrations/``); :func:`upgrade` applies them.
+file. Schema changes go through Alembic (``migrations/``), always via
+:mod:`xai_eval.db.migrate`, which applies them under a cross-process lock.
 """
 
 from __future__ import annotations
@@ -116,48 +117,6 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
-
-
-def migrations_dir() -> Path:
-    """The Alembic scripts folder (top-level ``migrations/`` of the source tree)."""
-    return Path(__file__).resolve().parents[2] / "migrations"
-
-
-def alembic_config(url: str | None = None) -> Any:
-    """An Alembic Config pointing at ``migrations/`` and ``url`` (no alembic.ini needed)."""
-    from alembic.config import Config
-
-    config = Config()
-    config.set_main_option("script_location", str(migrations_dir()))
-    config.set_main_option("sqlalchemy.url", database_url(url).replace("%", "%%"))
-    return config
-
-
-def upgrade(url: str | None = None, revision: str = "heads") -> None:
-    """Apply migrations up to ``revision`` (creating the schema in an empty database)."""
-    from alembic import command
-
-    make_engine(url).dispose()  # fail early and clearly on an unreachable database
-    command.upgrade(alembic_config(url), revision)
-
-
-def current_revisions(url: str | None = None) -> set[str]:
-    """The migration heads the database is at (empty for a new database)."""
-    from alembic.runtime.migration import MigrationContext
-
-    engine = make_engine(url)
-    try:
-        with engine.connect() as connection:
-            return set(MigrationContext.configure(connection).get_current_heads())
-    finally:
-        engine.dispose()
-
-
-def downgrade(url: str | None = None, revision: str = "base") -> None:
-    """Revert migrations down to ``revision``."""
-    from alembic import command
-
-    command.downgrade(alembic_config(url), revision)
 
 
 def import_all_models() -> None:

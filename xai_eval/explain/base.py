@@ -117,6 +117,10 @@ class Explainer:
     needs_autograd: ClassVar[bool] = True
     #: how ``(B, K, C, H, W)`` input-space attributions are reduced to maps
     reduction: ClassVar[str] = "max_abs"
+    #: the method's paper (authors, year, link) and the independent oracle its tests compare
+    #: against; ``xai-eval plugins -v`` lists both
+    paper: ClassVar[str] = ""
+    oracle: ClassVar[str] = ""
 
     def __init__(self, model: nn.Module, target_layer: str | nn.Module | None = None,
                  *, eval_mode: bool = True, **options: Any) -> None:

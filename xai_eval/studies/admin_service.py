@@ -12,7 +12,12 @@
   :func:`find_participant` (by platform id, hashed with the server's key);
   :func:`allow_reentry` (:mod:`xai_eval.studies.enrolment`: let one participant resume from
   a new platform session once);
-- **results** (:mod:`xai_eval.studies.analysis`): :func:`study_results`;
+- **results** (:mod:`xai_eval.studies.analysis`): :func:`study_results`; for
+  between-subjects model-prediction studies :func:`study_utility`
+  (:mod:`xai_eval.studies.utility`), the stored pilot (:func:`latest_pilot`) and the
+  utility beside the automatic metrics (:func:`human_versus_automatic`);
+- **pre-registration** (:mod:`xai_eval.studies.preregistration`):
+  :func:`preregistration_document` (text + SHA-256);
 - **exports** (:mod:`xai_eval.studies.exports`): :func:`export_responses`,
   :func:`export_results`;
 - **audit** (:mod:`xai_eval.studies.audit`): :func:`record_audit`, :func:`recent_audit`;
@@ -58,7 +63,17 @@ from xai_eval.studies.monitoring import (
     progress,
     set_study_status,
 )
+from xai_eval.studies.pilot import PilotResult
 from xai_eval.studies.platform import platform_id_key
+from xai_eval.studies.preregistration import PreregistrationDocument, preregistration_document
+from xai_eval.studies.utility import UtilityReport, study_utility
+from xai_eval.studies.utility_admin import (
+    HumanVersusAutomatic,
+    StudyDesignPanel,
+    design_panel,
+    human_versus_automatic,
+    latest_pilot,
+)
 
 __all__ = [
     "EXPORT_COLUMNS", "MAX_PASSWORD", "MAX_USERNAME", "STUDY_STATUSES", "AdminAccountError",
@@ -69,4 +84,7 @@ __all__ = [
     "export_responses", "export_results", "find_participant", "get_study", "list_studies",
     "platform_id_key", "progress", "recent_audit", "record_audit", "set_study_status",
     "study_results", "study_statistics",
+    "HumanVersusAutomatic", "PilotResult", "PreregistrationDocument", "StudyDesignPanel",
+    "UtilityReport", "design_panel", "human_versus_automatic", "latest_pilot",
+    "preregistration_document", "study_utility",
 ]

@@ -23,7 +23,8 @@ import torch
 from sqlalchemy import func, select
 
 from xai_eval.api import get_explainer
-from xai_eval.db.base import make_engine, session_factory, session_scope, upgrade
+from xai_eval.db.base import make_engine, session_factory, session_scope
+from xai_eval.db.migrate import upgrade
 from xai_eval.db.studies import Item, Participant, Stimulus, Study
 from xai_eval.plugins import default_registries
 from xai_eval.studies.audit import record_audit

@@ -30,6 +30,8 @@ from xai_eval.studies.errors import StudyDefinitionError
 
 #: dataset name meaning the embedded benchmark (``xai_eval.data.embedded``)
 EMBEDDED = "embedded"
+#: dataset formats that generate their data on first use (no ``root:`` needed)
+GENERATED = frozenset({EMBEDDED, "embedded_v2"})
 
 
 class _Strict(BaseModel):
@@ -114,6 +116,14 @@ class StudyParameters(BaseModel):
         return self
 
 
+class Preregistration(_Strict):
+    """What is registered before the first participant (part of the frozen definition)."""
+
+    hypotheses: list[str] = Field(default_factory=list)
+    analysis_plan: str = ""  # added to the task's own analysis plan
+    exclusions: str = ""  # anything beyond parameters.exclusion, stated in words
+
+
 class StudyDefinition(_Strict):
     """One study file."""
 
@@ -129,6 +139,7 @@ class StudyDefinition(_Strict):
     explainers: list[ExplainerRef] = Field(min_length=1)
     render: RenderOptions = Field(default_factory=RenderOptions)
     parameters: StudyParameters = Field(default_factory=StudyParameters)
+    preregistration: Preregistration | None = None
 
     @field_validator("models", "explainers")
     @classmethod
@@ -177,7 +188,8 @@ def load_definition(path: str | Path, registries: Any = None,
     path = Path(path)
     if not path.is_file():
         raise StudyDefinitionError(f"study file {path} does not exist; the shipped ones are "
-                                   "studies/class_discrimination.yaml and studies/trust.yaml")
+                                   "studies/class_discrimination.yaml, studies/trust.yaml and "
+                                   "studies/model_prediction.yaml")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
@@ -204,7 +216,7 @@ def check_plugin_names(definition: StudyDefinition, registries: Any = None) -> N
     if definition.dataset.name not in datasets:
         problems.append(f"dataset {definition.dataset.name!r} is not installed; available: "
                         f"{', '.join(datasets)}")
-    if definition.dataset.name != EMBEDDED and not definition.dataset.root:
+    if definition.dataset.name not in GENERATED and not definition.dataset.root:
         problems.append(f"dataset {definition.dataset.name!r} needs `root:` (its folder)")
     if problems:
         raise StudyDefinitionError("study definition problems:\n  - " + "\n  - ".join(problems))

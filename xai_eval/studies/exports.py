@@ -45,8 +45,21 @@ def export_responses(session: Session, study: Study, actor: str,
 
 def export_results(session: Session, study: Study, actor: str,
                    fmt: str = "csv") -> list[dict[str, Any]]:
-    """The per-condition statistics as flat rows (:meth:`StudyStatistics.rows`); audited."""
+    """The per-condition statistics as flat rows (:meth:`StudyStatistics.rows`), then for a
+    between-subjects study one row per explainer's utility against the control; every row
+    carries the SHA-256 of the pre-registration it was analysed under. Audited."""
+    from xai_eval.studies.catalog import task_for
+    from xai_eval.studies.preregistration import preregistration_document
+
     rows = study_results(session, study).rows()
+    if task_for(study).between_subjects:
+        from xai_eval.studies.utility import study_utility
+
+        rows += [{**u.as_dict(), "condition": f"utility:{u.condition}"}
+                 for u in study_utility(session, study).utilities]
+    registered = preregistration_document(study).sha256
+    for row in rows:
+        row["preregistration_sha256"] = registered
     record_audit(session, actor, "export", study, {"format": fmt, "what": "results",
                                                    "rows": len(rows)})
     return rows

@@ -43,11 +43,13 @@ def _study_names(study: Study) -> tuple[set[str], set[str]]:
     return explainers, models
 
 
-def automatic_metrics(session: Session, study: Study) -> MetricsTable:
-    """Mean of every numeric metric value per (explainer, model, metric)."""
+def metric_means(session: Session, study: Study
+                 ) -> dict[tuple[str, str, str], tuple[float, int]] | str:
+    """``(explainer, model, metric) -> (mean, n)`` of every numeric metric value of the
+    study's explainers and models, or a message saying why there are none."""
     explainers, models = _study_names(study)
     if not explainers:
-        return MetricsTable(message="The study names no explainer.")
+        return "The study names no explainer."
     query = (select(MetricResult.explainer, MetricResult.model, MetricResult.metric,
                     MetricResult.values)
              .where(MetricResult.explainer.in_(sorted(explainers))).limit(MAX_ROWS))
@@ -63,13 +65,20 @@ def automatic_metrics(session: Session, study: Study) -> MetricsTable:
                 total[1] += 1
     except (OperationalError, ProgrammingError):
         session.rollback()
-        return MetricsTable(message="No metric-suite results in this database yet "
-                                    "(run `xai-eval run SUITE.yaml --db URL` to add them).")
+        return ("No metric-suite results in this database yet "
+                "(run `xai-eval run SUITE.yaml --db URL` to add them).")
     if not sums:
-        return MetricsTable(message="No metric-suite results for these explainers and models "
-                                    "yet.")
-    rows = [[e, m, name, f"{total / count:.4f}", str(int(count))]
-            for (e, m, name), (total, count) in sorted(sums.items())]
+        return "No metric-suite results for these explainers and models yet."
+    return {key: (total / count, int(count)) for key, (total, count) in sums.items()}
+
+
+def automatic_metrics(session: Session, study: Study) -> MetricsTable:
+    """Mean of every numeric metric value per (explainer, model, metric)."""
+    means = metric_means(session, study)
+    if isinstance(means, str):
+        return MetricsTable(message=means)
+    rows = [[e, m, name, f"{mean:.4f}", str(count)]
+            for (e, m, name), (mean, count) in sorted(means.items())]
     return MetricsTable(headers=["explainer", "model", "metric", "mean", "n"], rows=rows)
 
 

@@ -145,6 +145,16 @@ class StudyTask:
         label = answer_key.get("label", answer_key.get("correct"))
         return f"Not quite: the right answer was “{label}”."
 
+    def analysis_plan(self) -> str:
+        """The analysis this task's results get (the pre-registration document quotes it)."""
+        if self.response_kind == "rating":
+            return ("Per condition: mean recoded rating with a participant-cluster bootstrap "
+                    "95% CI (seeded) and a Wilcoxon signed-rank test of per-participant means "
+                    "against 0; Fleiss' kappa; Mann-Whitney U between conditions.")
+        return ("Per condition: accuracy with a Wilson 95% CI and an exact two-sided binomial "
+                f"test against chance ({self.chance}); Fleiss' kappa; Mann-Whitney U between "
+                "conditions on per-participant accuracies.")
+
     # --- shared by every task -----------------------------------------------------------
     def validate_answer(self, presentation: Presentation, answer: Any) -> str | int:
         """The answer if it is one of the displayed option values, else :class:`AnswerError`."""

@@ -9,6 +9,7 @@ Shared by ``xai-eval run`` and ``xai-eval demo``, and usable from Python::
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -68,11 +69,14 @@ def summarize_and_analyse(config: SuiteConfig, db_url: str, run_id: str,
 
 def run_suite(config: SuiteConfig, options: RunOptions, out_dir: str | Path | None = None,
               registries: Registries | None = None, console: Any = None,
-              write_files: bool | None = None) -> SuiteResult:
+              write_files: bool | None = None,
+              sections: Callable[[RunOutcome], list[tuple[str, str]]] | None = None
+              ) -> SuiteResult:
     """Run ``config``; when the run is complete, print its table and write the reports.
 
     A shard whose peers are still working prints how far the run is and writes nothing;
-    the last worker to finish (or a later ``--resume``) writes the reports.
+    the last worker to finish (or a later ``--resume``) writes the reports. ``sections``
+    computes extra (title, html) report sections from the finished run.
     """
     registries = registries or default_registries()
     tic, cpu = time.perf_counter(), time.process_time()
@@ -87,6 +91,18 @@ def run_suite(config: SuiteConfig, options: RunOptions, out_dir: str | Path | No
     summary, table, analysis = summarize_and_analyse(config, outcome.db_url, outcome.run_id,
                                                      registries)
     stats_seconds = time.perf_counter() - tic_stats
+    tic_reliability, cpu_reliability = time.perf_counter(), time.process_time()
+    if analysis is not None and config.report.reliability > 0:
+        from xai_eval.errors import XaiEvalError
+        from xai_eval.suite.reliability import metric_reliability
+
+        try:
+            analysis[1].reliability = metric_reliability(config, registries, options.base_dir,
+                                                         config.report.reliability)
+        except XaiEvalError as exc:  # an illustration must not lose the numbers
+            analysis[1].notes.append(f"metric reliability failed: {exc}")
+    reliability_seconds = (time.perf_counter() - tic_reliability,
+                           time.process_time() - cpu_reliability)
     if console is not None:
         if analysis is not None:
             from xai_eval.suite.verdict import verdict_rich
@@ -99,14 +115,20 @@ def run_suite(config: SuiteConfig, options: RunOptions, out_dir: str | Path | No
             console.print(f"skipped: {len(summary.skipped_images)} image(s), "
                           f"{len(summary.skipped_pairs)} (model, explainer, dataset) pair(s) "
                           "— see the report")
+        if summary.metric_warnings:
+            console.print(f"{len(summary.metric_warnings)} metric warning(s) — see the report")
     files = None
     if out_dir is not None and write_files is not False:
         tic_report = time.perf_counter()
         timings = dict(outcome.timings)
         timings["intervals and verdict"] = stats_seconds
+        if config.report.reliability > 0:
+            timings["metric reliability"] = reliability_seconds[0]
+            timings["metric reliability (CPU)"] = reliability_seconds[1]
         meta = {"database": make_url(outcome.db_url).render_as_string(hide_password=True),
                 "run_seconds": seconds, "run_cpu_seconds": time.process_time() - cpu,
-                "timings": timings, "reused": outcome.reused}
+                "timings": timings, "reused": outcome.reused,
+                "sections": sections(outcome) if sections is not None else []}
         files = write_reports(out_dir, table, summary, config, registries, options.base_dir,
                               meta, analysis)
         timings["report"] = time.perf_counter() - tic_report

@@ -261,6 +261,10 @@ def _skips_html(summary: RunSummary) -> str:
             f"</td><td>{html.escape(s['reason'])}</td></tr>" for s in summary.skipped_images[:200])
         parts.append("<table><tr><th>dataset</th><th>image</th><th>model</th><th>explainer</th>"
                      f"<th>reason</th></tr>{rows}</table>")
+    if summary.metric_warnings:
+        parts.append("<p>Metric warnings (the first per metric and dataset):</p><ul>" + "".join(
+            f"<li>{html.escape(w['metric'])} on {html.escape(w['dataset'])}: "
+            f"{html.escape(w['message'])}</li>" for w in summary.metric_warnings) + "</ul>")
     return "".join(parts)
 
 
@@ -293,6 +297,11 @@ def _grids_html(grids: list[tuple[str, Path]], meta: dict[str, Any]) -> str:
             "the predicted class (files next to this report).</p>" + "".join(parts))
 
 
+def _sections_html(meta: dict[str, Any]) -> str:
+    """Extra sections a caller computed from the run (e.g. the demo's claims check)."""
+    return "".join(f"<h2>{html.escape(title)}</h2>{body}" for title, body in meta.get("sections", []))
+
+
 def render_html(table: ResultTable, summary: RunSummary, config: SuiteConfig,
                 examples: list[tuple[str, str]], meta: dict[str, Any],
                 grids: list[tuple[str, Path]] | None = None, verdict_section: str = "") -> str:
@@ -321,6 +330,7 @@ errors and deletion AUC; higher for the rest. Under each value: its interval (se
 Verdict's legend; results_intervals.csv and comparisons.csv hold every interval and paired
 comparison).</p>
 {_html_table(table)}
+{_sections_html(meta)}
 <h2>Classification accuracy</h2>{_accuracy_html(summary)}
 {_grids_html(grids or [], meta)}
 <h2>Skipped</h2>{_skips_html(summary)}

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from xai_eval.data.base import DatasetItem
+from xai_eval.data.base import Annotation, DatasetItem
 from xai_eval.errors import InputValidationError
 from xai_eval.metrics.base import MetricSample
 from xai_eval.models.base import LoadedModel
@@ -81,8 +81,9 @@ def region_annotations(item: DatasetItem, region: str = "object") -> list[Any]:
     """The annotations a metric scores against: the objects, or their evidence parts.
 
     ``region="evidence"`` reads ``item.extras["evidence"]`` (one annotation per object,
-    written by datasets with known evidence such as ``embedded_v2``); a dataset without
-    it is an error, not a silent fall-back to the object boxes.
+    written by datasets with known evidence such as ``embedded_v2``) and ``region="cue"``
+    ``item.extras["cue"]`` (the planted-bias mark, scored for every class present); a
+    dataset without them is an error, not a silent fall-back to the object boxes.
     """
     if region == "object":
         return list(item.annotations)
@@ -92,7 +93,14 @@ def region_annotations(item: DatasetItem, region: str = "object") -> list[Any]:
                 f"image {item.image_id!r} has no evidence annotations; `region: evidence` needs "
                 "a dataset that records them (e.g. format: embedded_v2)")
         return list(item.extras["evidence"])
-    raise InputValidationError(f"region must be 'object' or 'evidence', not {region!r}")
+    if region == "cue":  # the cue is the same region whichever class is explained
+        cue = item.extras.get("cue")
+        if cue is None:
+            raise InputValidationError(
+                f"image {item.image_id!r} has no bias cue; `region: cue` needs a dataset that "
+                "records one (e.g. format: embedded_v2, split: bias_test)")
+        return [Annotation(c, cue.box, False, cue.mask) for c in item.classes_present()]
+    raise InputValidationError(f"region must be 'object', 'evidence' or 'cue', not {region!r}")
 
 
 def class_boxes(prepared: PreparedImage, class_id: int, region: str = "object"

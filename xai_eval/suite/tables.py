@@ -28,6 +28,8 @@ class ColumnSpec:
     keys: tuple[str, ...]
     scale: float = 1.0  # multiply the stored value (100 turns a fraction into percent)
     digits: int = 2
+    #: the column's direction when it differs from its metric's ``higher_is_better``
+    higher_is_better: bool | None = None
 
 
 #: Known columns in the paper's order; metrics not listed get a generic column.
@@ -49,6 +51,10 @@ COLUMN_SPECS: tuple[ColumnSpec, ...] = (
     ColumnSpec("occlusion corr", "occlusion_correlation",
                ("spearman", "correlation", "rank_correlation"), 1, 3),
     ColumnSpec("sanity |spearman|", "sanity_randomization", ("spearman_abs", "spearman"), 1, 3),
+    ColumnSpec("ROAD (LeRF-MoRF)/2", "road", ("combined",), 1, 4),
+    ColumnSpec("avg drop %", "average_drop", ("average_drop",)),
+    ColumnSpec("increase in conf %", "average_drop", ("increase_in_confidence",),
+               higher_is_better=True),
 )
 
 
@@ -212,6 +218,7 @@ def to_json(table: ResultTable, summary: RunSummary, extra: dict[str, Any] | Non
         ],
         "skipped_images": summary.skipped_images,
         "skipped_pairs": summary.skipped_pairs,
+        "metric_warnings": summary.metric_warnings,
         **(extra or {}),
     }
     return json.dumps(payload, indent=2, sort_keys=False, default=str)

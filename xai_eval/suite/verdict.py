@@ -42,6 +42,13 @@ def metric_family(name: str, cls: Any = None) -> str:
     return str(getattr(cls, "family", "") or KNOWN_FAMILIES.get(name, "other"))
 
 
+def column_direction(spec: Any, cls: Any) -> bool:
+    """Higher is better for this column: the column's own override, else its metric's."""
+    if getattr(spec, "higher_is_better", None) is not None:
+        return bool(spec.higher_is_better)
+    return bool(getattr(cls, "higher_is_better", True))
+
+
 @dataclass
 class RankedEntry:
     explainer: str
@@ -85,17 +92,25 @@ class Verdict:
     confidence: float = 0.95
     resamples: int = 0
     notes: list[str] = field(default_factory=list)
+    #: :class:`xai_eval.suite.agreement.MetricAgreement` per (dataset, model)
+    agreements: list[Any] = field(default_factory=list)
+    #: :class:`xai_eval.suite.reliability.ReliabilityRow` per (model, metric)
+    reliability: list[Any] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {"confidence": self.confidence, "resamples": self.resamples,
-                "notes": self.notes, "families": [f.as_dict() for f in self.families]}
+                "notes": self.notes, "families": [f.as_dict() for f in self.families],
+                "metric_agreement": [a.as_dict() for a in self.agreements],
+                "metric_reliability": [{"model": r.model, "metric": r.metric,
+                                        "images": r.n_images, "explainers": r.n_explainers,
+                                        **r.scores.as_dict()} for r in self.reliability]}
 
 
 def build_verdict(config: SuiteConfig, registries: Registries,
                   uncertainty: RunUncertainty) -> Verdict:
     """Rank the explainers per (dataset, model, family) from the run's intervals."""
     verdict = Verdict(confidence=uncertainty.confidence, resamples=uncertainty.resamples)
-    columns = [(label, metric_id) for label, metric_id, _ in suite_columns(config)
+    columns = [(label, metric_id, spec) for label, metric_id, spec in suite_columns(config)
                if metric_id != CLASSIFICATION]
     entries = {m.id: m for m in config.metrics}
     labels = {e.id: e.label or e.id for e in config.explainers}
@@ -103,11 +118,11 @@ def build_verdict(config: SuiteConfig, registries: Registries,
         for model in config.models:
             explainers = [e.id for e in config.explainers_for(model.id)]
             by_family: dict[str, list[RankedColumn]] = {}
-            for label, metric_id in columns:
+            for label, metric_id, spec in columns:
                 entry = entries[metric_id]
                 cls = registries.get("metrics", entry.name).cls
                 ranked = _rank_column(uncertainty, dataset.id, model.id, label, explainers,
-                                      labels, bool(getattr(cls, "higher_is_better", True)))
+                                      labels, column_direction(spec, cls))
                 if ranked is not None:
                     by_family.setdefault(metric_family(entry.name, cls), []).append(ranked)
             for family in sorted(by_family, key=_family_key):
@@ -198,6 +213,14 @@ def verdict_rich(verdict: Verdict) -> list[Any]:
     if verdict.families:
         out.append(LEGEND.format(resamples=verdict.resamples, confidence=verdict.confidence))
     out.extend(verdict.notes)
+    if verdict.agreements:
+        from xai_eval.suite.agreement import agreement_lines
+
+        out.extend(agreement_lines(verdict.agreements))
+    if verdict.reliability:
+        from xai_eval.suite.reliability import reliability_rich
+
+        out.append(reliability_rich(verdict.reliability))
     return out
 
 
@@ -226,4 +249,12 @@ def verdict_html(verdict: Verdict) -> str:
             f"<table><tr><th>#</th><th>method</th><th>mean rank</th>{head}</tr>"
             f"{''.join(rows)}</table><p>Tied for best:</p><ul>{best}</ul>")
     parts.extend(f'<p class="muted">{html.escape(n)}</p>' for n in verdict.notes)
+    if verdict.agreements:
+        from xai_eval.suite.agreement import agreement_html
+
+        parts.append(agreement_html(verdict.agreements))
+    if verdict.reliability:
+        from xai_eval.suite.reliability import reliability_html
+
+        parts.append(reliability_html(verdict.reliability))
     return "".join(parts)

@@ -69,4 +69,8 @@ def analyse(rows: list[dict[str, Any]], table: ResultTable, config: SuiteConfig,
     uncertainty = run_uncertainty(rows, config, registries, config.report.resamples,
                                   config.report.confidence)
     attach_intervals(table, uncertainty, config)
-    return uncertainty, build_verdict(config, registries, uncertainty)
+    verdict = build_verdict(config, registries, uncertainty)
+    from xai_eval.suite.agreement import metric_agreement
+
+    verdict.agreements = metric_agreement(table, config, registries)
+    return uncertainty, verdict

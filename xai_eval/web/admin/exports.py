@@ -44,7 +44,7 @@ def export(slug: str, what: str, fmt: str) -> Response:
         columns = list(service.EXPORT_COLUMNS)
     else:
         rows = service.export_results(db, found, actor(), fmt)
-        columns = list(rows[0]) if rows else ["condition"]
+        columns = list(dict.fromkeys(k for row in rows for k in row)) or ["condition"]
     filename = f"{slug}-{what}.{fmt}"
     if fmt == "csv":
         body, mimetype = _csv(rows, columns), "text/csv"

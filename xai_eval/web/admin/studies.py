@@ -38,7 +38,19 @@ def study(slug: str) -> str:
         "admin/study.html", study=found, statuses=service.STUDY_STATUSES,
         progress=service.progress(db, found), rule=rules.describe(), exclusions=excluded,
         results=results_display.as_table(results),
-        metrics=service.automatic_metrics(db, found))
+        metrics=service.automatic_metrics(db, found), design=service.design_panel(db, found))
+
+
+@bp.get("/studies/<slug>/preregistration.md")
+@login_required
+def preregistration(slug: str) -> Response:
+    """The pre-registration document (hypotheses, exclusions, analysis plan, frozen
+    definition); its SHA-256 is on the study page and in the results exports."""
+    document = service.preregistration_document(service.get_study(get_session(), slug))
+    response = Response(document.text, mimetype="text/markdown")
+    response.headers["Content-Disposition"] = f'attachment; filename="{slug}-preregistration.md"'
+    response.headers["X-Content-SHA256"] = document.sha256
+    return response
 
 
 @bp.post("/studies/<slug>/status")
