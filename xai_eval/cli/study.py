@@ -41,14 +41,24 @@ def build_command(file: Path, db_url: str | None, replace: bool) -> None:
 
     from xai_eval.studies.build import build_study
 
+    interactive = sys.stderr.isatty()
+    shown = {"tenth": -1}
+
+    def step(text: str) -> None:
+        click.echo(f"study build: {text}", err=True)
+
     try:
-        with Progress(transient=True) as bar:
+        with Progress(transient=True, disable=not interactive) as bar:
             task = bar.add_task("rendering stimuli", total=None)
 
             def progress(done: int, total: int) -> None:
                 bar.update(task, completed=done, total=total)
+                tenth = 10 * done // max(total, 1)
+                if not interactive and tenth > shown["tenth"]:  # a log line every 10%
+                    shown["tenth"] = tenth
+                    click.echo(f"study build: rendered {done}/{total} stimuli", err=True)
 
-            report = build_study(file, db_url, replace=replace, progress=progress)
+            report = build_study(file, db_url, replace=replace, progress=progress, step=step)
     except XaiEvalError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
@@ -139,10 +149,13 @@ def results_command(slug: str, db_url: str | None, as_json: bool, seed: int) -> 
     Accuracy with Wilson 95% CI and an exact binomial test against chance (choice tasks),
     or the mean recoded rating with a participant-cluster bootstrap 95% CI and a Wilcoxon
     signed-rank test (rating tasks); Fleiss' kappa per condition; Mann-Whitney between
-    conditions. Excluded participants (rule printed) are left out.
+    conditions. Excluded participants (rule printed) are left out. Model-prediction studies
+    add each explainer's utility against the control (Welch 95% CI) and the SHA-256 of the
+    pre-registration.
     """
     import json
 
+    from xai_eval.studies.admin_service import design_panel
     from xai_eval.studies.analysis import study_statistics
     from xai_eval.studies.monitoring import ExclusionRules
 
@@ -150,6 +163,7 @@ def results_command(slug: str, db_url: str | None, as_json: bool, seed: int) -> 
     try:
         result = study_statistics(session, study, seed=seed)
         rule = ExclusionRules.from_study(study).describe()
+        design = design_panel(session, study)
     finally:
         session.close()
         engine.dispose()
@@ -159,7 +173,10 @@ def results_command(slug: str, db_url: str | None, as_json: bool, seed: int) -> 
         click.echo(json.dumps({"study": slug, "task": result.task, "kind": result.kind,
                                "completed": result.completed, "included": result.included,
                                "exclusion_rule": rule, "conditions": rows,
-                               "comparisons": comparisons}, indent=2, default=str))
+                               "comparisons": comparisons,
+                               "preregistration_sha256": design.preregistration_sha256,
+                               **({"utility": design.utility.as_dict()} if design.utility
+                                  else {})}, indent=2, default=str))
         return
     click.echo(f"{slug}: {result.included} of {result.completed} completed participants "
                f"analysed ({rule})")
@@ -170,6 +187,15 @@ def results_command(slug: str, db_url: str | None, as_json: bool, seed: int) -> 
     for c in comparisons:
         click.echo(f"  {c['a']} vs {c['b']}: Mann-Whitney U={c['u_statistic']:.4g}, "
                    f"p={c['p_value']:.4g}")
+    for u in design.utility.utilities if design.utility else []:
+        interval = "n/a" if u.ci_low is None else f"{u.ci_low:+.3f} to {u.ci_high:+.3f}"
+        p_value = "n/a" if u.p_value is None else f"{u.p_value:.4g}"
+        click.echo(f"  utility {u.condition} vs {u.control}: {u.utility:+.3f} (95% CI "
+                   f"{interval}, Welch p={p_value}, n={u.participants}/"
+                   f"{u.control_participants})")
+    for note in design.utility.notes if design.utility else []:
+        click.echo(f"  note: {note}")
+    click.echo(f"  pre-registration sha256: {design.preregistration_sha256}")
 
 
 @study_group.command("export")

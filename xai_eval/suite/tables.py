@@ -16,7 +16,7 @@ from typing import Any
 
 from xai_eval.suite.config import SuiteConfig
 from xai_eval.suite.results import RunSummary
-from xai_eval.suite.rows import CLASSIFICATION
+from xai_eval.suite.units import CLASSIFICATION
 
 
 @dataclass(frozen=True)
@@ -220,6 +220,7 @@ def to_json(table: ResultTable, summary: RunSummary, extra: dict[str, Any] | Non
         ],
         "skipped_images": summary.skipped_images,
         "skipped_pairs": summary.skipped_pairs,
+        "metric_warnings": summary.metric_warnings,
         **(extra or {}),
     }
     return json.dumps(payload, indent=2, sort_keys=False, default=str)
