@@ -56,9 +56,11 @@ class Infidelity(_MeanMetric):
 
 
 class MaxSensitivity(_MeanMetric):
-    """Max-sensitivity (Yeh et al. 2019): the largest relative change of the map under
-    ``n_perturbations`` uniform input perturbations of L∞ radius ``radius`` (0.02, Captum's
-    default), re-explaining each. Lower is better."""
+    """Max-sensitivity (Yeh et al. 2019): the largest relative change of the map.
+
+    Over ``n_perturbations`` uniform input perturbations of L∞ radius ``radius`` (0.02,
+    Captum's default), re-explaining each. Lower is better.
+    """
 
     name: ClassVar[str] = "max_sensitivity"
     family: ClassVar[str] = "robustness"
