@@ -40,9 +40,9 @@ system-deps:
 demo: setup
 	$(VENV)/bin/xai-eval demo
 
+# ruff, then the layer and plugin import contracts of .importlinter (docs/architecture.md).
 lint: setup
 	$(VENV)/bin/ruff check .
-	# the layer and plugin contracts in .importlinter (docs/architecture.md)
 	$(VENV)/bin/lint-imports --no-cache
 
 test: setup system-deps lint

@@ -18,8 +18,12 @@ and the table reports the median over rounds after a warm-up round:
 
 Peers that are not installed are left out with a note (``make setup`` installs them).
 Goals (issue 9): MaxBoxAcc <= 2 ms per 224x224 map at 100 thresholds; every metric faster
-than its peer. The end-to-end part (images/s, share of explain/metrics/database/report)
-follows once the suite runner's work-unit refactor has landed.
+than its peer.
+
+Part ``end-to-end`` (``--part end-to-end``, or ``all``): whole suite runs — the demo suite
+and ResNet-50 at 224 px x {gradcam, guided_backprop, occlusion} x every metric — with
+images/s, the shares of explain / metrics / database / report and ms per map of each
+metric (``benchmarks/suite_e2e.py``).
 
 Run ``python benchmarks/suite.py --help`` for the options (default: ~3 minutes on two
 shared cores).
@@ -51,6 +55,9 @@ from xai_eval.metrics.wsol import (
     pixel_levels,
     threshold_grid,
 )
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import suite_e2e  # noqa: E402  (the end-to-end part, next to this file)
 
 SIZE = 224
 GT_BOX = np.array([[40.0, 60.0, 170.0, 200.0]])
@@ -91,6 +98,9 @@ def parse_args() -> argparse.Namespace:
                         help="perturbed images per forward (default 32)")
     parser.add_argument("--skip-model-metrics", action="store_true",
                         help="time only the map-only metrics")
+    parser.add_argument("--part", choices=("metrics", "end-to-end", "all"), default="metrics",
+                        help="per-map metric costs vs peers (default), whole suite runs, or both")
+    suite_e2e.add_arguments(parser)
     return parser.parse_args()
 
 
@@ -332,6 +342,10 @@ def report(cases: list[Case], forwards: float | None) -> None:
 def main() -> None:
     args = parse_args()
     torch.set_num_threads(args.threads)
+    if args.part in ("end-to-end", "all"):
+        suite_e2e.main(args)
+        if args.part == "end-to-end":
+            return
     maps = gradcam_like_maps(max(args.maps, 5))
     mask = np.zeros((SIZE, SIZE), dtype=bool)
     mask[60:200, 40:170] = True

@@ -9,6 +9,7 @@ import numpy as np
 from xai_eval.errors import InputValidationError
 from xai_eval.metrics.accumulate import CountingMetric, saliency_in_frame
 from xai_eval.metrics.base import MetricSample
+from xai_eval.metrics.packing import pack, unpack
 from xai_eval.metrics.wsol import (
     best_ious_per_threshold,
     max_box_acc_from_counts,
@@ -55,15 +56,16 @@ class MaxBoxAcc(CountingMetric):
         best_all, best_largest = best_ious_per_threshold(
             saliency, sample.gt_boxes, self._grid(),
             normalization=self.config["normalization"], connectivity=self.config["connectivity"])
-        # per-threshold lists: the dataset-level maximum needs them (exact aggregation)
+        # per-threshold IoUs: the dataset-level maximum needs them (exact aggregation);
+        # packed (float64 bytes, deflated), ~4x smaller than JSON lists and bit-exact
         return {"max_iou_all_components": float(best_all.max()),
                 "max_iou_largest_component": float(best_largest.max()),
-                "iou_all_per_threshold": best_all.tolist(),
-                "iou_largest_per_threshold": best_largest.tolist()}
+                "iou_all_per_threshold": pack(best_all),
+                "iou_largest_per_threshold": pack(best_largest)}
 
     def absorb(self, record: dict[str, Any], class_id: int | None) -> None:
-        best_all = np.asarray(record["iou_all_per_threshold"], dtype=np.float64)
-        best_largest = np.asarray(record["iou_largest_per_threshold"], dtype=np.float64)
+        best_all = unpack(record["iou_all_per_threshold"], np.float64)
+        best_largest = unpack(record["iou_largest_per_threshold"], np.float64)
         if best_all.shape != (len(self._grid()),):
             raise InputValidationError(
                 f"record has {best_all.shape} thresholds, this metric sweeps {len(self._grid())}; "
@@ -115,13 +117,13 @@ class PxAP(CountingMetric):
                                     normalization=self.config["normalization"],
                                     on_size_mismatch=self.config["on_size_mismatch"],
                                     ignore_mask=sample.ignore_mask)
-        # per-level pixel counts: the pooled precision-recall curve needs them
+        # per-level pixel counts: the pooled precision-recall curve needs them (packed)
         return {"image_ap": pxap_from_histograms(pos, neg),
-                "positive_histogram": pos.tolist(), "negative_histogram": neg.tolist()}
+                "positive_histogram": pack(pos), "negative_histogram": pack(neg)}
 
     def absorb(self, record: dict[str, Any], class_id: int | None) -> None:
-        self.state["pos"] += np.asarray(record["positive_histogram"], dtype=np.int64)
-        self.state["neg"] += np.asarray(record["negative_histogram"], dtype=np.int64)
+        self.state["pos"] += unpack(record["positive_histogram"], np.int64)
+        self.state["neg"] += unpack(record["negative_histogram"], np.int64)
         self.count("n")
 
     def compute(self) -> dict[str, float]:

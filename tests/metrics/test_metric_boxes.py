@@ -99,6 +99,29 @@ def test_localization_top1_top5_gt_known_by_hand() -> None:
     assert result == {"top1": False, "top5": False, "gt_known": True}
 
 
+def test_the_true_class_map_seen_twice_is_labelled_once(monkeypatch) -> None:
+    """When the top-k map of the true class equals its GT-known map, one box serves both;
+    a map that differs (even by one pixel) is judged on its own."""
+    from xai_eval.metrics import localization
+
+    good = _two_component_map()
+    bad = np.zeros((10, 10))
+    bad[0:2, 0:2] = 1.0
+    calls = []
+    real = localization.box_is_correct
+    monkeypatch.setattr(localization, "box_is_correct",
+                        lambda m, *a, **k: calls.append(m) or real(m, *a, **k))
+    topk_maps = np.stack([bad, good.copy(), bad, bad, bad])
+    result = localization_correct(7, [[5, 6, 9, 9]], good, [3, 7, 1, 2, 4], topk_maps)
+    assert result == {"top1": False, "top5": True, "gt_known": True} and len(calls) == 1
+    nudged = good.copy()
+    nudged[0, 9] = 0.5  # a second, smaller component: same box, but not the same map
+    calls.clear()
+    result = localization_correct(7, [[5, 6, 9, 9]], bad, [3, 7, 1, 2, 4],
+                                  np.stack([bad, nudged, bad, bad, bad]))
+    assert result == {"top1": False, "top5": True, "gt_known": False} and len(calls) == 2
+
+
 def test_iou_threshold_boundary() -> None:
     # predicted [5, 6, 9, 9] (12 px) vs ground truth [5, 6, 9, 12] (24 px): IoU exactly 0.5
     good = _two_component_map()

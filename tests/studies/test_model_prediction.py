@@ -202,3 +202,42 @@ def test_study_utility_from_stored_answers(mp_db):
     assert report.chance == pytest.approx(1 / 3)
     assert {c.condition: c.participants for c in report.conditions} == {
         "control": 2, "guided_backprop": 2, "guided_gradcam": 2}
+
+
+def test_shipped_study_file_loads_with_its_registration():
+    from pathlib import Path
+
+    from xai_eval.studies.definition import load_definition, task_class
+
+    path = Path(__file__).resolve().parents[2] / "studies" / "model_prediction.yaml"
+    definition = load_definition(path)
+    task = task_class(definition.task)(definition)
+    assert task.conditions == ["gradcam", "guided_backprop", "control"]
+    assert task.chance == pytest.approx(0.2)
+    assert definition.preregistration is not None
+    assert len(definition.preregistration.hypotheses) == 3
+    bias = load_definition(path.with_name("model_prediction_bias.yaml"))
+    assert bias.models[0].spec == "embedded_v2:biased" and bias.dataset.split == "bias_test"
+
+
+def test_scenarios_select_and_balance_cases():
+    from xai_eval_study_tasks.scenarios import Case, get_scenario, register_scenario
+
+    cases = [Case(i, f"img{i}", 0, correct) for i, correct in
+             enumerate([True, True, True, False, False])]
+    assert [c.index for c in get_scenario("correct")(cases)] == [0, 1, 2]
+    assert [c.index for c in get_scenario("failure")(cases)] == [3, 4]
+    assert [c.correct for c in get_scenario("mixed")(cases)] == [True, False, True, False,
+                                                                 True]
+    assert get_scenario("all")(cases) == cases
+
+    @register_scenario("first_two_for_test")
+    def first_two(found):
+        return found[:2]
+
+    try:
+        assert get_scenario("first_two_for_test")(cases) == cases[:2]
+    finally:
+        from xai_eval_study_tasks import scenarios
+
+        scenarios._SCENARIOS.pop("first_two_for_test")

@@ -178,3 +178,27 @@ def _add_metric_rows(db_url, model, values):
             s.commit()
     finally:
         engine.dispose()
+
+
+def test_cli_results_print_utility_and_registration(built, db_url):
+    from xai_eval.cli import main
+
+    factory, _ = built
+    for _ in range(4):  # balanced over 3 conditions: every condition gets one or two
+        with factory() as s:
+            token = service.start_or_resume(s, service.get_study(s, SLUG), parse_visit({})).token
+            while not isinstance(view := service.next_trial(s, token), service.Finished):
+                answer = "next" if view.extra.get("phase_label") == "Training." else "red"
+                service.submit_answer(s, token, view.trial_id, answer, 900)
+    with factory() as s:
+        sha = admin_service.preregistration_document(admin_service.get_study(s, SLUG)).sha256
+    result = CliRunner().invoke(main, ["study", "results", SLUG, "--db", db_url])
+    assert result.exit_code == 0, result.output
+    assert f"pre-registration sha256: {sha}" in result.output
+    assert "utility guided_backprop vs control" in result.output
+    assert "utility guided_gradcam vs control" in result.output
+    as_json = CliRunner().invoke(main, ["study", "results", SLUG, "--db", db_url, "--json"])
+    import json
+
+    data = json.loads(as_json.output)
+    assert data["preregistration_sha256"] == sha and "utilities" in data["utility"]

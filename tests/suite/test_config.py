@@ -106,3 +106,32 @@ def test_default_suite_parses():
     config = load_suite(default_suite_path())
     assert {m.spec for m in config.models} == {"embedded:gap", "embedded:fc"}
     assert {"cam", "gradcam", "guided_backprop"} <= {e.name for e in config.explainers}
+
+
+def test_methods_switch_paper_keeps_the_table_and_all_adds_the_pool(tmp_path):
+    pool = [{"name": "rise", "options": {"n_masks": 8}}, "gradcam"]  # gradcam: already listed
+    paper = parse_suite(suite_dict(tmp_path, more_explainers=pool))
+    plain = parse_suite(suite_dict(tmp_path))
+    assert [e.id for e in paper.explainers] == ["gradcam", "cam", "backprop"]
+    assert paper.run_id() == plain.run_id()  # the pool does not change a paper run's identity
+    full = parse_suite(suite_dict(tmp_path, more_explainers=pool, methods="all"))
+    assert [e.id for e in full.explainers] == ["gradcam", "cam", "backprop", "rise"]
+    assert full.explainers[-1].options == {"n_masks": 8}
+    assert full.run_id() != plain.run_id()
+    again = parse_suite(full.model_dump(mode="json"))  # re-validating does not add twice
+    assert [e.id for e in again.explainers] == [e.id for e in full.explainers]
+    with pytest.raises(SuiteConfigError, match="methods"):
+        parse_suite(suite_dict(tmp_path, methods="everything"))
+
+
+def test_default_suite_methods_all_is_the_zoo():
+    from xai_eval.plugins import default_registries
+
+    paper = load_suite(default_suite_path(), default_registries())
+    full = load_suite(default_suite_path(), default_registries(), methods="all")
+    added = [e.name for e in full.explainers][len(paper.explainers):]
+    assert {"gradcam_pp", "xgradcam", "layercam", "hirescam", "eigencam", "scorecam",
+            "ablationcam", "rise", "integrated_gradients", "smoothgrad", "smoothgrad_sq",
+            "vargrad", "input_x_gradient"} == set(added)
+    assert [e.name for e in full.explainers][:len(paper.explainers)] == \
+        [e.name for e in paper.explainers]

@@ -154,3 +154,22 @@ def test_metric_agreement_aligns_directions(tmp_path, registries):
     assert agreement.matrix[("pointing game", "PxAP")] == pytest.approx(0.8)
     assert agreement.alpha["localization"] is not None
     assert 0 < agreement.alpha["all"] < 1
+
+
+def test_reliability_table_for_a_tiny_suite(tmp_path, registries, fake_plugin, sqlite_url):
+    root = fake_plugin.make_dataset(tmp_path / "data", count=6)
+    config = parse_suite(suite_dict(root, models=[{"id": "gap", "spec": "fake:gap"}],
+                                    explainers=["gradcam", "backprop", "cam"],
+                                    metrics=["pointing_game", "energy_pointing_game"],
+                                    report={"examples": 0, "resamples": 20,
+                                            "reliability": 6}))
+    result = run_suite(config, RunOptions(db_url=sqlite_url, progress=False,
+                                          echo=lambda m: None), tmp_path / "out", registries)
+    payload = json.loads(result.files.json.read_text())
+    rows = payload["verdict"]["metric_reliability"]
+    assert {r["metric"] for r in rows} == {"pointing_game", "energy_pointing_game"}
+    for row in rows:
+        assert row["explainers"] == 3 and row["images"] >= 2
+        for key in ("iac_nr", "iac_ar", "iec_nr", "iec_ar", "mc"):
+            assert row[key] is None or 0.0 <= row[key] <= 1.0
+    assert "<h2>Metric reliability</h2>" in result.files.html.read_text()

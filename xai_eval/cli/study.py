@@ -139,10 +139,13 @@ def results_command(slug: str, db_url: str | None, as_json: bool, seed: int) -> 
     Accuracy with Wilson 95% CI and an exact binomial test against chance (choice tasks),
     or the mean recoded rating with a participant-cluster bootstrap 95% CI and a Wilcoxon
     signed-rank test (rating tasks); Fleiss' kappa per condition; Mann-Whitney between
-    conditions. Excluded participants (rule printed) are left out.
+    conditions. Excluded participants (rule printed) are left out. Model-prediction studies
+    add each explainer's utility against the control (Welch 95% CI) and the SHA-256 of the
+    pre-registration.
     """
     import json
 
+    from xai_eval.studies.admin_service import design_panel
     from xai_eval.studies.analysis import study_statistics
     from xai_eval.studies.monitoring import ExclusionRules
 
@@ -150,6 +153,7 @@ def results_command(slug: str, db_url: str | None, as_json: bool, seed: int) -> 
     try:
         result = study_statistics(session, study, seed=seed)
         rule = ExclusionRules.from_study(study).describe()
+        design = design_panel(session, study)
     finally:
         session.close()
         engine.dispose()
@@ -159,7 +163,10 @@ def results_command(slug: str, db_url: str | None, as_json: bool, seed: int) -> 
         click.echo(json.dumps({"study": slug, "task": result.task, "kind": result.kind,
                                "completed": result.completed, "included": result.included,
                                "exclusion_rule": rule, "conditions": rows,
-                               "comparisons": comparisons}, indent=2, default=str))
+                               "comparisons": comparisons,
+                               "preregistration_sha256": design.preregistration_sha256,
+                               **({"utility": design.utility.as_dict()} if design.utility
+                                  else {})}, indent=2, default=str))
         return
     click.echo(f"{slug}: {result.included} of {result.completed} completed participants "
                f"analysed ({rule})")
@@ -170,6 +177,15 @@ def results_command(slug: str, db_url: str | None, as_json: bool, seed: int) -> 
     for c in comparisons:
         click.echo(f"  {c['a']} vs {c['b']}: Mann-Whitney U={c['u_statistic']:.4g}, "
                    f"p={c['p_value']:.4g}")
+    for u in design.utility.utilities if design.utility else []:
+        interval = "n/a" if u.ci_low is None else f"{u.ci_low:+.3f} to {u.ci_high:+.3f}"
+        p_value = "n/a" if u.p_value is None else f"{u.p_value:.4g}"
+        click.echo(f"  utility {u.condition} vs {u.control}: {u.utility:+.3f} (95% CI "
+                   f"{interval}, Welch p={p_value}, n={u.participants}/"
+                   f"{u.control_participants})")
+    for note in design.utility.notes if design.utility else []:
+        click.echo(f"  note: {note}")
+    click.echo(f"  pre-registration sha256: {design.preregistration_sha256}")
 
 
 @study_group.command("export")

@@ -40,9 +40,13 @@ def _fail(exc: Exception) -> click.ClickException:
 @click.option("--name", "run_name", default=None,
               help="Run name (part of the run id): the same config under a new name is a "
                    "separate run. Default: the suite's `name`.")
+@click.option("--methods", type=click.Choice(["paper", "all"]), default=None,
+              help="Override the suite's `methods:` switch: 'paper' (its explainers) or 'all' "
+                   "(plus its more_explainers).")
 @click.option("--no-progress", is_flag=True, help="Hide the progress bars.")
 def run_command(suite: Path, db_url: str | None, resume: bool, out_dir: Path | None,
-                shard: str | None, run_name: str | None, no_progress: bool) -> None:
+                shard: str | None, run_name: str | None, methods: str | None,
+                no_progress: bool) -> None:
     """Run a metric suite: models x explainers x datasets x metrics.
 
     SUITE is a YAML file (see docs/suites.md). Every per-image result is written to the
@@ -60,7 +64,7 @@ def run_command(suite: Path, db_url: str | None, resume: bool, out_dir: Path | N
 
     try:
         registries = default_registries()
-        config = load_suite(suite, registries)
+        config = load_suite(suite, registries, methods)
         options = RunOptions(db_url=db_url, resume=resume, shard=parse_shard(shard),
                              run_name=run_name, progress=not no_progress,
                              base_dir=suite.resolve().parent, echo=click.echo)
@@ -102,9 +106,13 @@ def run_command(suite: Path, db_url: str | None, resume: bool, out_dir: Path | N
               help="v2: train the two classifiers on this machine (into the cache) instead "
                    "of using the shipped, hash-checked weights; the table then usually "
                    "differs from the committed reference, and the demo says by how much.")
+@click.option("--methods", type=click.Choice(["paper", "all"]), default="paper",
+              show_default=True,
+              help="'paper': the papers' methods (the reproduced table); 'all': also every "
+                   "method of the explainer zoo (Grad-CAM++, Score-CAM, RISE, IG, ...).")
 @click.option("--no-progress", is_flag=True, help="Hide the progress bars.")
 def demo_command(db_url: str | None, out_dir: Path | None, cache_dir: Path | None,
-                 threads: int, real: bool, benchmark: str, retrain: bool,
+                 threads: int, real: bool, benchmark: str, retrain: bool, methods: str,
                  no_progress: bool) -> None:
     """Run the default suite on the embedded benchmark and print its table.
 
@@ -145,7 +153,7 @@ def demo_command(db_url: str | None, out_dir: Path | None, cache_dir: Path | Non
         prepared, prepared_cpu = time.perf_counter() - tic, time.process_time() - cpu
         click.echo(f"{ready} — in {prepared:.1f} s, {prepared_cpu:.1f} s CPU")
         registries = default_registries()
-        config = load_suite(suite_path(benchmark), registries)
+        config = load_suite(suite_path(benchmark), registries, methods)
         config = _only_installed(config, registries)
         url = db_url or os.environ.get(ENV_VAR) or f"sqlite:///{(out_dir / 'xai-eval-demo.db').resolve()}"
         options = RunOptions(db_url=url, resume=True, progress=not no_progress,

@@ -98,10 +98,30 @@ def localization_correct(
             result["top1"] = result["top5"] = False
         else:
             position = int(hits[0])
-            correct = box_is_correct(maps[position], gt_boxes, **rule)
+            if result["gt_known"] is not None and _same_map(maps[position], saliency):
+                correct = result["gt_known"]  # the true class's map again: same box, same answer
+            else:
+                correct = box_is_correct(maps[position], gt_boxes, **rule)
             result["top5"] = correct
             result["top1"] = correct and position == 0
     return result
+
+
+def _same_map(a: Any, b: Any) -> bool:
+    """Whether two maps hold the same values (the box rule is a function of the values).
+
+    The suite explains the true class twice when it is among the top 5 (once as a top-k
+    target, once as the GT-known target); the two maps are usually identical, and then
+    one component labelling serves both.
+    """
+    if isinstance(a, np.ndarray) and isinstance(b, np.ndarray):
+        return a.shape == b.shape and a.dtype == b.dtype and np.array_equal(a, b)
+    if device.on_accelerator(a) and device.on_accelerator(b):
+        import torch
+
+        return a.shape == b.shape and a.dtype == b.dtype and a.device == b.device \
+            and bool(torch.equal(a, b))
+    return False
 
 
 __all__ = ["box_is_correct", "localization_correct"]

@@ -188,7 +188,8 @@ def load_definition(path: str | Path, registries: Any = None,
     path = Path(path)
     if not path.is_file():
         raise StudyDefinitionError(f"study file {path} does not exist; the shipped ones are "
-                                   "studies/class_discrimination.yaml and studies/trust.yaml")
+                                   "studies/class_discrimination.yaml, studies/trust.yaml and "
+                                   "studies/model_prediction.yaml")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:

@@ -147,6 +147,8 @@ class ReportSettings(BaseModel):
     resamples: int = Field(default=1000, ge=0)
     #: level of the intervals and of the paired comparisons (Holm-corrected)
     confidence: float = Field(default=0.95, gt=0.5, lt=1.0)
+    #: images of the metric-reliability table (MetaQuantus NR/AR, docs/verdict.md); 0: none
+    reliability: int = Field(default=0, ge=0)
 
 
 class SuiteConfig(BaseModel):
@@ -161,6 +163,9 @@ class SuiteConfig(BaseModel):
     topk: int = Field(default=5, ge=1)
     models: list[ModelEntry]
     explainers: list[ExplainerEntry]
+    #: ``paper``: only ``explainers`` (the papers' table); ``all``: ``more_explainers`` too
+    methods: Literal["paper", "all"] = "paper"
+    more_explainers: list[ExplainerEntry] = Field(default_factory=list)
     datasets: list[DatasetEntry]
     metrics: list[MetricEntry] = Field(default_factory=list)
     report: ReportSettings = Field(default_factory=ReportSettings)
@@ -171,6 +176,15 @@ class SuiteConfig(BaseModel):
         if not value:
             raise ValueError("must list at least one entry")
         return value
+
+    @model_validator(mode="after")
+    def _apply_methods(self) -> SuiteConfig:
+        """``methods: all`` appends ``more_explainers`` (idempotent: ids already listed stay)."""
+        if self.methods == "all":
+            listed = {e.id for e in self.explainers}
+            self.explainers = self.explainers + [e for e in self.more_explainers
+                                                 if e.id not in listed]
+        return self
 
     @model_validator(mode="after")
     def _unique_ids(self) -> SuiteConfig:
@@ -195,7 +209,9 @@ class SuiteConfig(BaseModel):
     # --- derived ------------------------------------------------------------------------
     def resolved(self, base_dir: Path | None = None) -> dict[str, Any]:
         """The configuration that determines the results (hashed into the run id)."""
-        data = self.model_dump(mode="json", exclude={"report"})
+        # the effective explainer list is what matters: the switch and the pool of extra
+        # methods stay out, so a ``paper`` run keeps the run id it had before they existed
+        data = self.model_dump(mode="json", exclude={"report", "methods", "more_explainers"})
         for metric in data["metrics"]:  # the default region leaves older run ids unchanged
             if metric.get("region") == "object":
                 del metric["region"]
@@ -258,8 +274,12 @@ def parse_suite(data: Any, source: str = "suite") -> SuiteConfig:
         raise SuiteConfigError(f"{source} is not a valid suite:\n" + "\n".join(lines)) from None
 
 
-def load_suite(path: str | Path, registries: Registries | None = None) -> SuiteConfig:
-    """Read and validate a suite YAML; with ``registries``, also check every name."""
+def load_suite(path: str | Path, registries: Registries | None = None,
+               methods: str | None = None) -> SuiteConfig:
+    """Read and validate a suite YAML; with ``registries``, also check every name.
+
+    ``methods`` (``"paper"`` or ``"all"``) overrides the file's ``methods:`` switch.
+    """
     path = Path(path)
     if not path.is_file():
         raise SuiteConfigError(f"suite file {path} does not exist")
@@ -267,6 +287,8 @@ def load_suite(path: str | Path, registries: Registries | None = None) -> SuiteC
         data = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
         raise SuiteConfigError(f"{path} is not valid YAML: {exc}") from None
+    if methods is not None and isinstance(data, dict):
+        data = {**data, "methods": methods}
     config = parse_suite(data, str(path))
     if registries is not None:
         config.check_names(registries)

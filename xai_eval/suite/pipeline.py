@@ -91,6 +91,18 @@ def run_suite(config: SuiteConfig, options: RunOptions, out_dir: str | Path | No
     summary, table, analysis = summarize_and_analyse(config, outcome.db_url, outcome.run_id,
                                                      registries)
     stats_seconds = time.perf_counter() - tic_stats
+    tic_reliability, cpu_reliability = time.perf_counter(), time.process_time()
+    if analysis is not None and config.report.reliability > 0:
+        from xai_eval.errors import XaiEvalError
+        from xai_eval.suite.reliability import metric_reliability
+
+        try:
+            analysis[1].reliability = metric_reliability(config, registries, options.base_dir,
+                                                         config.report.reliability)
+        except XaiEvalError as exc:  # an illustration must not lose the numbers
+            analysis[1].notes.append(f"metric reliability failed: {exc}")
+    reliability_seconds = (time.perf_counter() - tic_reliability,
+                           time.process_time() - cpu_reliability)
     if console is not None:
         if analysis is not None:
             from xai_eval.suite.verdict import verdict_rich
@@ -108,6 +120,9 @@ def run_suite(config: SuiteConfig, options: RunOptions, out_dir: str | Path | No
         tic_report = time.perf_counter()
         timings = dict(outcome.timings)
         timings["intervals and verdict"] = stats_seconds
+        if config.report.reliability > 0:
+            timings["metric reliability"] = reliability_seconds[0]
+            timings["metric reliability (CPU)"] = reliability_seconds[1]
         meta = {"database": make_url(outcome.db_url).render_as_string(hide_password=True),
                 "run_seconds": seconds, "run_cpu_seconds": time.process_time() - cpu,
                 "timings": timings, "reused": outcome.reused,

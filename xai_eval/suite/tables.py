@@ -51,6 +51,7 @@ COLUMN_SPECS: tuple[ColumnSpec, ...] = (
     ColumnSpec("occlusion corr", "occlusion_correlation",
                ("spearman", "correlation", "rank_correlation"), 1, 3),
     ColumnSpec("sanity |spearman|", "sanity_randomization", ("spearman_abs", "spearman"), 1, 3),
+    ColumnSpec("ROAD (LeRF-MoRF)/2", "road", ("combined",), 1, 4),
     ColumnSpec("avg drop %", "average_drop", ("average_drop",)),
     ColumnSpec("increase in conf %", "average_drop", ("increase_in_confidence",),
                higher_is_better=True),

@@ -94,11 +94,16 @@ class Verdict:
     notes: list[str] = field(default_factory=list)
     #: :class:`xai_eval.suite.agreement.MetricAgreement` per (dataset, model)
     agreements: list[Any] = field(default_factory=list)
+    #: :class:`xai_eval.suite.reliability.ReliabilityRow` per (model, metric)
+    reliability: list[Any] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {"confidence": self.confidence, "resamples": self.resamples,
                 "notes": self.notes, "families": [f.as_dict() for f in self.families],
-                "metric_agreement": [a.as_dict() for a in self.agreements]}
+                "metric_agreement": [a.as_dict() for a in self.agreements],
+                "metric_reliability": [{"model": r.model, "metric": r.metric,
+                                        "images": r.n_images, "explainers": r.n_explainers,
+                                        **r.scores.as_dict()} for r in self.reliability]}
 
 
 def build_verdict(config: SuiteConfig, registries: Registries,
@@ -212,6 +217,10 @@ def verdict_rich(verdict: Verdict) -> list[Any]:
         from xai_eval.suite.agreement import agreement_lines
 
         out.extend(agreement_lines(verdict.agreements))
+    if verdict.reliability:
+        from xai_eval.suite.reliability import reliability_rich
+
+        out.append(reliability_rich(verdict.reliability))
     return out
 
 
@@ -244,4 +253,8 @@ def verdict_html(verdict: Verdict) -> str:
         from xai_eval.suite.agreement import agreement_html
 
         parts.append(agreement_html(verdict.agreements))
+    if verdict.reliability:
+        from xai_eval.suite.reliability import reliability_html
+
+        parts.append(reliability_html(verdict.reliability))
     return "".join(parts)
