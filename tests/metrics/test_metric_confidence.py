@@ -10,7 +10,7 @@ from pytorch_grad_cam.utils.model_targets import ClassifierOutputSoftmaxTarget
 from xai_eval_faithfulness_metrics import AverageDrop
 
 from xai_eval.errors import InputValidationError
-from xai_eval.metrics.base import MetricSample
+from xai_eval.metrics.base import MetricContext, MetricSample
 from xai_eval.metrics.confidence import average_drop, confidence_change
 
 
@@ -53,7 +53,8 @@ def test_metric_class_scores_a_sample_and_checks_output():
     model = _model()
     image = torch.randn(3, 12, 12, generator=torch.Generator().manual_seed(1))
     sample = MetricSample(image_id="a", gt_class=2, saliency=torch.rand(12, 12),
-                          gt_boxes=torch.zeros((0, 4)), image=image, model=model)
+                          gt_boxes=torch.zeros((0, 4)), image=image,
+                          context=MetricContext(model=model))
     record = AverageDrop().update(sample)
     assert 0.0 <= record["drop"] <= 1.0 and isinstance(record["increase"], bool)
     with pytest.raises(InputValidationError):

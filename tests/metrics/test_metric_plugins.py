@@ -11,7 +11,7 @@ import torch
 
 import xai_eval
 from xai_eval.errors import InputValidationError
-from xai_eval.metrics import Metric, MetricSample
+from xai_eval.metrics import Metric, MetricContext, MetricSample
 from xai_eval.metrics.functional import map_similarity, randomize_model
 from xai_eval.plugins import build_registries
 
@@ -34,11 +34,13 @@ def metric(registries, name: str, **params):
 def sample(class_id: int = 1, saliency=None, boxes=((2, 2, 8, 8),), mask=None, **fields) -> MetricSample:
     if saliency is None:
         saliency = torch.zeros(SIZE, SIZE)
+    context = MetricContext(model=fields.pop("model", None),
+                            explainer=fields.pop("explainer", None))
     return MetricSample(
         image_id=fields.pop("image_id", "img"), gt_class=class_id,
         saliency=torch.as_tensor(saliency, dtype=torch.float32),
         gt_boxes=torch.tensor(boxes, dtype=torch.float32).reshape(-1, 4),
-        gt_mask=None if mask is None else torch.as_tensor(mask), **fields)
+        gt_mask=None if mask is None else torch.as_tensor(mask), context=context, **fields)
 
 
 def peak(row: int, col: int) -> torch.Tensor:

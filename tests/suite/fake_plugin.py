@@ -224,3 +224,23 @@ class FakeFussy(FakeTopk):
 @hookimpl(specname="xai_eval_register_metrics")
 def register_fussy() -> list[type]:
     return [FakeFussy]
+
+
+class FakeWarns(FakeTopk):
+    """Fake metric that warns on every image whose id ends in 2 (tests recorded warnings);
+    it also checks that the batch context carries the model and explainer."""
+
+    name: ClassVar[str] = "fake_warns"
+
+    def update(self, sample: MetricSample) -> dict[str, Any]:
+        import warnings
+
+        assert sample.context.model is not None and sample.context.explainer is not None
+        if sample.image_id.endswith("2"):
+            warnings.warn(f"map of {sample.image_id} is degenerate", UserWarning, stacklevel=2)
+        return {"ok": True}
+
+
+@hookimpl(specname="xai_eval_register_metrics")
+def register_warns() -> list[type]:
+    return [FakeWarns]

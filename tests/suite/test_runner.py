@@ -232,3 +232,25 @@ def test_concurrent_shards_on_an_empty_database(db_url, registries, dataset_root
     factory = session_factory(make_engine(db_url))
     assert store.count_units(factory, config.run_id()) == 20
     assert run(config, registries, db_url, resume=True).complete
+
+
+def test_metric_warnings_are_recorded_once_per_metric_and_dataset(db_url, registries,
+                                                                  dataset_root):
+    """Not silenced: the first warning per (metric, dataset) is stored, echoed once, and
+    reaches the summary and the report, whichever explainers and shards raised it."""
+    from xai_eval.suite.report import _skips_html
+
+    config = small_suite(dataset_root, metrics=["fake_warns", "fake_hit"])
+    notes: list[str] = []
+    for index in range(2):
+        outcome = SuiteRunner(config, registries, RunOptions(
+            db_url=db_url, progress=False, echo=notes.append, shard=Shard(index, 2))).run()
+    assert outcome.complete
+    warned = [n for n in notes if "warned" in n]
+    assert len(warned) == 1 and "fake_warns" in warned[0] and "img002" in warned[0]
+    summary, _table = summarize_run(config, db_url, outcome.run_id, registries)
+    assert summary.metric_warnings == [{"dataset": "boxes", "metric": "fake_warns",
+                                        "message": "UserWarning: map of img002 is degenerate"}]
+    assert "fake_warns on boxes: UserWarning: map of img002 is degenerate" in _skips_html(summary)
+    # the warning did not change what was scored
+    assert summary.counts[("boxes", "gap", "gradcam", "fake_warns")] == 10

@@ -128,6 +128,27 @@ class SkippedImage(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class MetricWarning(Base):
+    """The first warning a metric raised on a dataset in a run (once per (metric, dataset)).
+
+    Metrics warn about protocol choices they had to make (a degenerate map, a resized
+    mask); the run records the first message per (metric, dataset) instead of silencing
+    them, and the report lists them.
+    """
+
+    __tablename__ = "metric_warnings"
+    __table_args__ = (
+        UniqueConstraint("run_id", "dataset", "metric", name="uq_metric_warnings_key"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    dataset: Mapped[str] = mapped_column(String(NAME_LEN))
+    metric: Mapped[str] = mapped_column(String(NAME_LEN))
+    message: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 #: The column tuple of each table's unique key (the ON CONFLICT target).
 UNIQUE_KEYS: dict[str, tuple[str, ...]] = {
     "runs": ("id",),
@@ -135,9 +156,10 @@ UNIQUE_KEYS: dict[str, tuple[str, ...]] = {
     "metric_results": ("run_id", "model", "explainer", "dataset", "metric", "image_id",
                        "class_id"),
     "skipped_images": ("run_id", "model", "explainer", "dataset", "image_id"),
+    "metric_warnings": ("run_id", "dataset", "metric"),
 }
 
-RESULT_TABLES = ("runs", "run_units", "metric_results", "skipped_images")
+RESULT_TABLES = ("runs", "run_units", "metric_results", "skipped_images", "metric_warnings")
 
 
 def insert_ignore(session: Session, model: type[Base], rows: Sequence[dict[str, Any]]) -> None:

@@ -3,6 +3,6 @@
 
 from __future__ import annotations
 
-from xai_eval.metrics.base import Metric, MetricSample
+from xai_eval.metrics.base import Metric, MetricContext, MetricSample
 
-__all__ = ["Metric", "MetricSample"]
+__all__ = ["Metric", "MetricContext", "MetricSample"]

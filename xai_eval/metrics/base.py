@@ -8,7 +8,7 @@ values (which the suite runner stores, one SQL row per image), and aggregates in
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field, replace
 from typing import Any, ClassVar
 
 import torch
@@ -16,9 +16,24 @@ import torch
 from xai_eval.metrics.seeds import SampleRandom
 
 
+@dataclass(frozen=True)
+class MetricContext:
+    """What every sample of one batch shares: the model and explainer under test, and where
+    the samples come from. The suite runner builds one per (batch, explainer) and hands the
+    same object to every sample of it, so a metric that needs the model (deletion,
+    insertion) or the explainer (occlusion correlation, sanity checks) receives them once,
+    not as per-sample data."""
+
+    model: Any = None  # torch.nn.Module (or LoadedModel), for perturbation metrics
+    explainer: Any = None  # xai_eval Explainer, for occlusion correlation / sanity checks
+    dataset: str = ""  # suite ids of the dataset, model and explainer ("" outside a suite)
+    model_id: str = ""
+    explainer_id: str = ""
+
+
 @dataclass
 class MetricSample:
-    """One (image, class) pair to score, with everything any metric may need.
+    """One (image, class) pair to score: its ground truth, its map, and the batch's context.
 
     Sizes: ``saliency`` and masks are at the image's (model input) resolution H x W.
     Boxes are float ``xyxy`` pixel coordinates in that same frame.
@@ -36,8 +51,8 @@ class MetricSample:
     logits: torch.Tensor | None = None  # (C,) model output for the image
     topk_classes: torch.Tensor | None = None  # (5,) predicted classes, best first
     topk_saliency: torch.Tensor | None = None  # (5, H, W) maps for topk_classes
-    model: Any = None  # torch.nn.Module, for perturbation metrics (deletion, insertion)
-    explainer: Any = None  # xai_eval Explainer, for occlusion correlation / sanity checks
+    #: per-sample odds and ends: the suite sets ``region`` and ``item_extras`` (the dataset
+    #: item's extras); tests may pass e.g. a precomputed ``occlusion_map``
     extras: dict[str, Any] = field(default_factory=dict)
     #: (H, W) bool pixels to leave out of mask metrics: VOC's void label 255, wsolevaluation's
     #: ignore pixels. Neither foreground nor background (mask IoU, PxAP, energy on masks).
@@ -46,6 +61,26 @@ class MetricSample:
     #: (``SampleRandom(seed, metric id, image_id, gt_class)``), so a stochastic metric draws
     #: the same numbers whatever the batch, shard or resume, without the global RNG
     random: SampleRandom | None = None
+    #: the batch's shared context (model, explainer, ids); one object for the whole batch
+    context: MetricContext = field(default_factory=MetricContext)
+    #: outside a suite (tests, scripts), ``model=``/``explainer=`` go into ``context``;
+    #: reading ``sample.model``/``sample.explainer`` returns the context's
+    model: InitVar[Any] = None
+    explainer: InitVar[Any] = None
+
+    def __post_init__(self, model: Any, explainer: Any) -> None:
+        if model is not None or explainer is not None:
+            self.context = replace(
+                self.context, model=self.context.model if model is None else model,
+                explainer=self.context.explainer if explainer is None else explainer)
+
+
+# Read access to the context's model/explainer; set after the dataclass is built, so the
+# generated __init__ keeps ``model``/``explainer`` as (init-only) parameters.
+MetricSample.model = property(  # type: ignore[assignment,misc]
+    lambda self: self.context.model, doc="The model under test (``context.model``).")
+MetricSample.explainer = property(  # type: ignore[assignment,misc]
+    lambda self: self.context.explainer, doc="The explainer under test (``context.explainer``).")
 
 
 class Metric:

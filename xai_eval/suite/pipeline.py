@@ -115,6 +115,8 @@ def run_suite(config: SuiteConfig, options: RunOptions, out_dir: str | Path | No
             console.print(f"skipped: {len(summary.skipped_images)} image(s), "
                           f"{len(summary.skipped_pairs)} (model, explainer, dataset) pair(s) "
                           "— see the report")
+        if summary.metric_warnings:
+            console.print(f"{len(summary.metric_warnings)} metric warning(s) — see the report")
     files = None
     if out_dir is not None and write_files is not False:
         tic_report = time.perf_counter()

@@ -261,6 +261,10 @@ def _skips_html(summary: RunSummary) -> str:
             f"</td><td>{html.escape(s['reason'])}</td></tr>" for s in summary.skipped_images[:200])
         parts.append("<table><tr><th>dataset</th><th>image</th><th>model</th><th>explainer</th>"
                      f"<th>reason</th></tr>{rows}</table>")
+    if summary.metric_warnings:
+        parts.append("<p>Metric warnings (the first per metric and dataset):</p><ul>" + "".join(
+            f"<li>{html.escape(w['metric'])} on {html.escape(w['dataset'])}: "
+            f"{html.escape(w['message'])}</li>" for w in summary.metric_warnings) + "</ul>")
     return "".join(parts)
 
 

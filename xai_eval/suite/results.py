@@ -35,6 +35,8 @@ class RunSummary:
     counts: dict[Key, int] = field(default_factory=dict)
     skipped_images: list[dict[str, str]] = field(default_factory=list)
     skipped_pairs: list[dict[str, str]] = field(default_factory=list)
+    #: the first warning each metric raised per dataset: {"dataset", "metric", "message"}
+    metric_warnings: list[dict[str, str]] = field(default_factory=list)
 
     def get(self, dataset: str, model: str, explainer: str, metric: str) -> dict[str, Any]:
         return self.values.get((dataset, model, explainer, metric), {})
@@ -113,7 +115,7 @@ def aggregate_metric(entry: Any, records: list[dict[str, Any]], registries: Regi
 
 def load_summary(factory: Any, run_id: str, config: SuiteConfig, registries: Registries
                  ) -> RunSummary:
-    """Summary of a stored run, with its skipped images and skipped (model, explainer) pairs."""
+    """Summary of a stored run, with its skips and its metrics' warnings."""
     from xai_eval.suite import store
 
     summary = summarize(store.result_rows(factory, run_id), config, registries, run_id)
@@ -124,4 +126,6 @@ def load_summary(factory: Any, run_id: str, config: SuiteConfig, registries: Reg
             summary.skipped_pairs.append(record)
         else:
             summary.skipped_images.append(record)
+    summary.metric_warnings = [{"dataset": w.dataset, "metric": w.metric, "message": w.message}
+                               for w in store.metric_warnings(factory, run_id)]
     return summary

@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 import socket
 import time
-import warnings
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,7 +28,7 @@ from xai_eval.data.base import CorruptImageError, Dataset
 from xai_eval.db.base import database_url, make_engine, session_factory
 from xai_eval.db.migrate import upgrade
 from xai_eval.errors import LayerResolutionError, UnsupportedModelError, XaiEvalError
-from xai_eval.metrics.base import MetricSample
+from xai_eval.metrics.base import MetricContext
 from xai_eval.metrics.seeds import SampleRandom
 from xai_eval.plugins import Registries, default_registries
 from xai_eval.suite import store
@@ -44,17 +43,13 @@ from xai_eval.suite.resources import (
 from xai_eval.suite.rows import classification_rows, result_row
 from xai_eval.suite.samples import (
     PreparedImage,
-    build_targets,
-    class_boxes,
-    class_mask,
     fit_maps,
-    ignore_region,
-    is_difficult,
     label_classes,
     prepare_image,
     sample_fields_missing,
 )
 from xai_eval.suite.sharding import Shard, shard_from_env
+from xai_eval.suite.units import Batch, ModelPass, update_recording
 
 #: errors that mean "this explainer cannot work with this model at all"
 PAIR_ERRORS = (UnsupportedModelError, LayerResolutionError)
@@ -243,6 +238,8 @@ class SuiteRunner:
         metrics = {e: [(m, build_metric(m, self.registries)) for m in self.config.metrics]
                    for e in active}
         want_topk = self.config.topk if needs_topk(self.config.metrics, self.registries) else 0
+        work = ModelPass(model_id, loaded, dataset_id, explainers, metrics, pair_skipped,
+                         want_topk, self.config.device)
         bar = tqdm(total=len(owned) * (1 + len(active)), unit="unit",
                    desc=f"{model_id} on {dataset_id}", disable=not self.options.progress,
                    leave=False)
@@ -261,8 +258,7 @@ class SuiteRunner:
                 pending = {e: p & decoded for e, p in pending.items()}
                 if not prepared:
                     continue
-                self._run_batch(model_id, loaded, explainers, metrics, dataset_id, prepared,
-                                pending, pair_skipped, want_topk, bar)
+                self._run_batch(Batch(work, prepared, pending), bar)
         finally:
             bar.close()
 
@@ -283,55 +279,50 @@ class SuiteRunner:
         self.timings["decode"] += time.perf_counter() - tic
         return prepared
 
-    def _run_batch(self, model_id: str, loaded: Any, explainers: dict[str, Any],
-                   metrics: dict[str, list[Any]], dataset_id: str, prepared: list[PreparedImage],
-                   pending: dict[str, set[str]], pair_skipped: set[str], topk: int, bar: Any
-                   ) -> None:
+    def _run_batch(self, batch: Batch, bar: Any) -> None:
+        work, pending = batch.work, batch.pending
         tic = time.perf_counter()
-        images = torch.stack([p.tensor for p in prepared]).to(self.config.device)
-        with torch.no_grad():
-            logits = loaded.model(images).float().cpu()
-        targets, present, k = build_targets(prepared, logits, topk)
+        batch.classify()
         self.timings["classify"] += time.perf_counter() - tic
         if pending.get(""):
-            rows = classification_rows(self.run_id, model_id, dataset_id, prepared, logits,
-                                       present, pending[""])
-            store.write_unit_rows(self.factory, self.run_id, model_id, "", dataset_id,
+            rows = classification_rows(self.run_id, work.model_id, work.dataset_id,
+                                       batch.prepared, batch.logits, batch.present, pending[""])
+            store.write_unit_rows(self.factory, self.run_id, work.model_id, "", work.dataset_id,
                                   sorted(pending[""]), rows, self.worker)
             bar.update(len(pending[""]))
             self._committed(len(pending[""]))
-        for explainer_id, explainer in explainers.items():
+        for explainer_id in work.explainers:
             todo = pending.get(explainer_id)
-            if explainer_id in pair_skipped or not todo:
+            if explainer_id in work.pair_skipped or not todo:
                 continue
             tic = time.perf_counter()
-            maps = self._explain(model_id, explainer_id, explainer, dataset_id, images,
-                                 targets, prepared, todo)
+            maps = self._explain(batch, explainer_id, todo)
             self.timings[f"explain {explainer_id}"] += time.perf_counter() - tic
             if maps is None:  # the pair was skipped
-                pair_skipped.add(explainer_id)
+                work.pair_skipped.add(explainer_id)
                 bar.update(len(todo))
                 continue
             tic = time.perf_counter()
+            context = batch.context(explainer_id)
             rows = []
-            for b, image in enumerate(prepared):
+            for b, image in enumerate(batch.prepared):
                 if image.item.image_id in todo and maps[b] is not None:
-                    rows.extend(self._metric_rows(model_id, explainer_id, explainer, loaded,
-                                                  dataset_id, image, maps[b], logits[b],
-                                                  targets[b, :k], present[b], k,
-                                                  metrics[explainer_id]))
+                    rows.extend(self._metric_rows(batch, b, maps[b], context))
             self.timings["metrics"] += time.perf_counter() - tic
             tic = time.perf_counter()
-            store.write_unit_rows(self.factory, self.run_id, model_id, explainer_id, dataset_id,
-                                  sorted(todo), rows, self.worker)
+            store.write_unit_rows(self.factory, self.run_id, work.model_id, explainer_id,
+                                  work.dataset_id, sorted(todo), rows, self.worker)
             self.timings["database"] += time.perf_counter() - tic
             bar.update(len(todo))
             self._committed(len(todo))
 
-    def _explain(self, model_id: str, explainer_id: str, explainer: Any, dataset_id: str,
-                 images: torch.Tensor, targets: torch.Tensor, prepared: list[PreparedImage],
-                 todo: set[str]) -> list[torch.Tensor | None] | None:
+    def _explain(self, batch: Batch, explainer_id: str, todo: set[str]
+                 ) -> list[torch.Tensor | None] | None:
         """(K, H, W) maps per image; None entries for images it failed on; None if the pair fails."""
+        model_id, dataset_id = batch.work.model_id, batch.work.dataset_id
+        explainer = batch.work.explainers[explainer_id]
+        images, targets, prepared = batch.images, batch.targets, batch.prepared
+        assert images is not None and targets is not None
         size = tuple(images.shape[-2:])
         try:
             maps = fit_maps(explainer.explain(images, targets).maps.detach().cpu(), size,
@@ -358,31 +349,17 @@ class SuiteRunner:
                                       explainer=explainer_id)
         return out
 
-    def _metric_rows(self, model_id: str, explainer_id: str, explainer: Any, loaded: Any,
-                     dataset_id: str, image: PreparedImage, maps: torch.Tensor,
-                     logits: torch.Tensor, topk_classes: torch.Tensor,
-                     classes: tuple[int, ...], k: int, metrics: list[Any]
+    def _metric_rows(self, batch: Batch, b: int, maps: torch.Tensor, context: MetricContext
                      ) -> list[dict[str, Any]]:
+        """Every metric's rows for image ``b`` of ``batch``, one per (metric, class)."""
+        model_id, dataset_id = context.model_id, context.dataset
+        explainer_id, image = context.explainer_id, batch.prepared[b]
+        metrics = batch.work.metrics[explainer_id]
         rows = []
+        classes = batch.present[b]
         labelled = label_classes(image, classes)
-        ignore = ignore_region(image)
         for column, class_id in enumerate(classes):
-            samples = {
-                region: MetricSample(
-                    image_id=image.item.image_id, gt_class=class_id, saliency=maps[k + column],
-                    gt_boxes=boxes, gt_mask=class_mask(image, class_id, region),
-                    image=image.tensor, difficult=is_difficult(image.item, class_id),
-                    gt_box_difficult=box_difficult, all_gt_classes=classes, logits=logits,
-                    topk_classes=topk_classes if k else None,
-                    topk_saliency=maps[:k] if k else None, model=loaded.model,
-                    explainer=explainer, ignore_mask=ignore,
-                    extras={"dataset": dataset_id, "model": model_id,
-                            "explainer_id": explainer_id, "region": region,
-                            "item_extras": image.item.extras},
-                )
-                for region in sorted({entry.region for entry, _ in metrics})
-                for boxes, box_difficult in [class_boxes(image, class_id, region)]
-            }
+            samples = batch.samples(b, class_id, column, maps, context)
             for entry, metric in metrics:
                 if entry.max_images is not None and image.index >= entry.max_images:
                     continue
@@ -400,9 +377,7 @@ class SuiteRunner:
                     torch.manual_seed(sample.random.seed)
                 tic = time.perf_counter()
                 try:
-                    with warnings.catch_warnings():
-                        warnings.simplefilter("ignore", UserWarning)
-                        values = metric.update(sample)
+                    values, warned = update_recording(metric, sample)
                 except XaiEvalError as exc:  # this sample cannot be scored: record, go on
                     store.record_skip(self.factory, self.run_id, dataset_id, sample.image_id,
                                       f"metric {entry.id!r}, class {class_id}: {exc}",
@@ -413,6 +388,10 @@ class SuiteRunner:
                     continue
                 finally:
                     self.timings[f"metric {entry.id}"] += time.perf_counter() - tic
+                if warned and f"warn:{entry.id}:{dataset_id}" not in self._warned:
+                    store.record_warning(self.factory, self.run_id, dataset_id, entry.id, warned[0])
+                    self._warn_once(f"warn:{entry.id}:{dataset_id}", f"metric {entry.id!r} warned "
+                                    f"on {dataset_id!r} (in the report): {warned[0]}")
                 rows.append(result_row(self.run_id, model_id, explainer_id, dataset_id, entry.id,
                                       sample.image_id, class_id, values))
         return rows

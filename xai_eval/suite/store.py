@@ -14,7 +14,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from xai_eval import __version__
 from xai_eval.db.base import session_scope
-from xai_eval.db.results import MetricResult, Run, RunUnit, SkippedImage, insert_ignore
+from xai_eval.db.results import (
+    MetricResult,
+    MetricWarning,
+    Run,
+    RunUnit,
+    SkippedImage,
+    insert_ignore,
+)
 from xai_eval.errors import XaiEvalError
 
 #: ``image_id`` of a skip that covers a whole (model, explainer) pair
@@ -75,6 +82,22 @@ def record_skip(factory: sessionmaker[Session], run_id: str, dataset: str, image
             "run_id": run_id, "model": model, "explainer": explainer, "dataset": dataset,
             "image_id": image_id, "reason": reason,
         }])
+
+
+def record_warning(factory: sessionmaker[Session], run_id: str, dataset: str, metric: str,
+                   message: str) -> None:
+    """Keep the first warning of ``metric`` on ``dataset`` (a later one, any worker's, is
+    ignored: one row per (run, dataset, metric))."""
+    with session_scope(factory) as session:
+        insert_ignore(session, MetricWarning, [{
+            "run_id": run_id, "dataset": dataset, "metric": metric, "message": message}])
+
+
+def metric_warnings(factory: sessionmaker[Session], run_id: str) -> list[MetricWarning]:
+    with session_scope(factory) as session:
+        return list(session.scalars(
+            select(MetricWarning).where(MetricWarning.run_id == run_id)
+            .order_by(MetricWarning.dataset, MetricWarning.metric)))
 
 
 def write_unit_rows(factory: sessionmaker[Session], run_id: str, model: str, explainer: str,

@@ -218,6 +218,7 @@ def to_json(table: ResultTable, summary: RunSummary, extra: dict[str, Any] | Non
         ],
         "skipped_images": summary.skipped_images,
         "skipped_pairs": summary.skipped_pairs,
+        "metric_warnings": summary.metric_warnings,
         **(extra or {}),
     }
     return json.dumps(payload, indent=2, sort_keys=False, default=str)
