@@ -130,3 +130,47 @@ def create_sample_study(session: Session, slug: str = "sample", images: int = 12
                          payload=payload, answer_key={"correct": target, "label": target}))
     session.commit()
     return study
+
+
+def create_sample_trust_study(session: Session, slug: str = "trust_sample", images: int = 4,
+                              trials: int = 3, size: int = 224) -> Study:
+    """Write a small trust study (two models' pictures side by side, the 5-point scale)
+    with generated pictures, as ``study build`` would for the ``trust`` task plugin; no
+    practice or attention items. For screen and browser tests."""
+    spec = {"slug": slug, "title": f"Which model is more reliable? ({slug})", "task": "trust",
+            "models": [{"name": "vgg16", "spec": "vgg16"}, {"name": "alexnet", "spec": "alexnet"}],
+            "explainers": [{"name": "guided_gradcam"}],
+            "parameters": {"trials_per_participant": trials, "practice_trials": 0,
+                           "attention_checks": 0, "stronger_model": "vgg16"}}
+    from xai_eval.studies.definition import parse_definition
+
+    parsed = parse_definition(spec)
+    study = Study(slug=slug, title=parsed.title, task="trust", status="open",
+                  definition=parsed.model_dump(mode="json"),
+                  definition_hash=parsed.canonical_hash(), id_salt=secrets.token_hex(16))
+    session.add(study)
+    session.flush()
+    for number in range(images):
+        category = CATEGORIES[number % len(CATEGORIES)]
+        ids = {}
+        for offset, model in enumerate(("vgg16", "alexnet")):
+            data = _picture(number * 11 + offset, size)
+            stimulus = Stimulus(
+                study_id=study.id, explainer="guided_gradcam", model=model,
+                dataset="synthetic", image_id=f"synthetic_{number:04d}",
+                class_id=CATEGORIES.index(category), class_name=category, options={},
+                mime="image/png", content_hash=hashlib.sha256(data).hexdigest(), data=data,
+                width=size, height=size)
+            session.add(stimulus)
+            session.flush()
+            ids[model] = stimulus.id
+        session.add(Item(
+            study_id=study.id, key=f"main:synthetic_{number:04d}:{category}:guided_gradcam",
+            kind="main", condition="guided_gradcam", image_id=f"synthetic_{number:04d}",
+            payload={"class_name": category, "stronger": "vgg16",  # the task's own question
+                     "provenance": {m: {"model": m, "explainer": "guided_gradcam"}
+                                    for m in ids},
+                     "stimuli": ids},
+            answer_key={"stronger": "vgg16"}))
+    session.commit()
+    return study

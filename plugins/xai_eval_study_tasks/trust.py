@@ -16,15 +16,20 @@ from xai_eval.studies.tasks import (
 )
 
 QUESTION = ("Both models predicted the category shown under their explanations. Based on the "
-            "explanations, rate the reliability of the models relative to each other.")
-#: the paper's 5-point scale, as displayed ("Model 1" is always the one shown on the left)
+            "explanations, rate the reliability of Model 1 (left) relative to Model 2 (right).")
+#: the paper's 5-point scale as one ordered row, left to right: the side a step leans to is
+#: the model it favours ("Model 1" is always the one shown on the left, and the two
+#: pictures stay side by side at every screen width). The paper words the negative steps
+#: "Model 1 is slightly/clearly less reliable than Model 2"; the same judgement is worded
+#: here from Model 2's side, so each label names the model it favours. Values are the paper's.
 SCALE = (
-    (2, "Model 1 is clearly more reliable than Model 2"),
-    (1, "Model 1 is slightly more reliable than Model 2"),
-    (0, "Both models are equally reliable"),
-    (-1, "Model 1 is slightly less reliable than Model 2"),
-    (-2, "Model 1 is clearly less reliable than Model 2"),
+    (2, "Model 1 clearly more reliable"),
+    (1, "Model 1 slightly more reliable"),
+    (0, "Equally reliable"),
+    (-1, "Model 2 slightly more reliable"),
+    (-2, "Model 2 clearly more reliable"),
 )
+SCALE_ENDS = ("← Model 1 (left) more reliable", "Model 2 (right) more reliable →")
 
 
 class TrustTask(StudyTask):
@@ -113,9 +118,10 @@ class TrustTask(StudyTask):
         return Presentation(
             question=payload.get("question", QUESTION),
             options=[Option(value, label) for value, label in SCALE],
-            stimuli=[StimulusSlot("left", f"Model 1 — {caption}"),
-                     StimulusSlot("right", f"Model 2 — {caption}")],
-            response_kind="rating", extra={"scale_min": -2, "scale_max": 2})
+            stimuli=[StimulusSlot("left", f"Model 1 (left) — {caption}"),
+                     StimulusSlot("right", f"Model 2 (right) — {caption}")],
+            response_kind="rating",
+            extra={"scale_min": -2, "scale_max": 2, "scale_ends": list(SCALE_ENDS)})
 
     def score(self, answer_key: dict[str, Any], placement: dict[str, Any],
               answer: str | int) -> Scored:

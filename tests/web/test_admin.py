@@ -99,14 +99,21 @@ def test_csv_export_has_one_row_per_answer_and_is_audited(app, admin, db_url):
 
 def test_status_change_is_audited_and_closes_the_study(app, admin, db_url):
     token = admin.get("/api/csrf").get_json()["csrf_token"]
+    asked = admin.post("/admin/studies/sample/status",
+                       data={"status": "closed", "csrf_token": token})
+    assert asked.status_code == 200 and b"Yes, set closed" in asked.data
+    assert "study_status" not in _audit_actions(db_url)  # nothing happens before confirming
+    assert Participant(app).start().status_code == 201
     response = admin.post("/admin/studies/sample/status",
-                          data={"status": "closed", "csrf_token": token})
+                          data={"status": "closed", "csrf_token": token, "confirm": "yes"})
     assert response.status_code == 302
     assert "study_status" in _audit_actions(db_url)
     assert Participant(app).start().status_code == 403
     bad = admin.post("/admin/studies/sample/status", data={"status": "gone", "csrf_token": token})
     assert bad.status_code == 400
-    assert admin.get("/admin/audit").status_code == 200
+    audit = admin.get("/admin/audit")
+    assert audit.status_code == 200
+    assert b'href="/admin/studies/sample">sample</a>' in audit.data  # the slug, not the id
 
 
 def test_unknown_study_and_export_kind(admin):

@@ -180,3 +180,26 @@ def test_password_reset_clears_the_block(app, db_url, hashes):
         accounts.create_admin(s, ADMIN_USER, ADMIN_PASSWORD)
     engine.dispose()
     assert post_login(client, password=ADMIN_PASSWORD).status_code == 302
+
+
+def test_a_blocked_client_is_refused_before_the_app_runs(app, hashes, monkeypatch):
+    """Once the database has refused a client, its next logins get 429 from the WSGI gate
+    without a session, a CSRF check or a query (what keeps a flood cheap)."""
+    client = app.test_client()
+    for n in range(throttle.CLIENT_POLICY.threshold):
+        post_login(client, username=f"guess{n}")
+    assert post_login(client).status_code == 429  # the app refuses and tells the gate
+    from xai_eval.studies import login as login_module
+
+    def no_app(*args, **kwargs):
+        raise AssertionError("the gate should have answered")
+
+    monkeypatch.setattr(login_module.throttle, "blocked_for", no_app)
+    token = client.get("/api/csrf").get_json()["csrf_token"]
+    gated = client.post("/admin/login", data={"username": "x", "password": "y",
+                                              "csrf_token": token},
+                        environ_base={"REMOTE_ADDR": "10.0.0.1"})
+    assert gated.status_code == 429 and int(gated.headers["Retry-After"]) >= 1
+    assert gated.headers["X-Frame-Options"] == "DENY"
+    # another address still reaches the app (and its database check, which fails here)
+    assert post_login(app.test_client(), addr="10.0.0.9").status_code == 500

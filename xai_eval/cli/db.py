@@ -18,10 +18,19 @@ def db_group() -> None:
 def db_upgrade(db_url: str | None, revision: str) -> None:
     """Apply every migration up to REVISION (creates the schema in an empty database)."""
     from xai_eval.db.base import DatabaseError, database_url
-    from xai_eval.db.migrate import upgrade
+    from xai_eval.db.migrate import current_revisions, upgrade
 
+    url = database_url(db_url)
     try:
-        upgrade(database_url(db_url), revision)
+        before = current_revisions(url)
+        upgrade(url, revision)
+        after = current_revisions(url)
     except DatabaseError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"database at {database_url(db_url).split('@')[-1]} is at {revision}")
+    where = url.split("@")[-1]
+    applied = sorted(after - before)
+    if applied:
+        click.echo(f"database {where}: applied {', '.join(applied)}; now at "
+                   f"{', '.join(sorted(after))}")
+    else:
+        click.echo(f"database {where} is up to date (at {', '.join(sorted(after)) or 'base'})")

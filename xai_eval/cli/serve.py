@@ -38,9 +38,13 @@ from xai_eval.cli.options import DB_HELP
               help="Bring the schema to the newest migration first (locked, so servers and "
                    "builds starting together are safe); --no-upgrade for a database user "
                    "without DDL rights.")
+@click.option("--instance-dir", default=None, type=click.Path(file_okay=False),
+              help="Folder of the server's own files (the generated secret key). Default: "
+                   "$XAI_EVAL_INSTANCE_DIR, else the user data folder (~/.local/share/xai-eval).")
 def serve(db_url: str | None, host: str, port: int, threads: int, connection_limit: int,
           insecure_cookies: bool,
-          samesite: str, trusted_proxy: str | None, migrate: bool) -> None:
+          samesite: str, trusted_proxy: str | None, migrate: bool,
+          instance_dir: str | None) -> None:
     """Run the study web app with the waitress production server.
 
     Participants open /study/<slug>/ (Prolific and MTurk parameters are read from the URL);
@@ -53,6 +57,8 @@ def serve(db_url: str | None, host: str, port: int, threads: int, connection_lim
     from xai_eval.web.app import create_app, env_config
 
     config = {"DATABASE_URL": database_url(db_url), "SESSION_COOKIE_SAMESITE": samesite}
+    if instance_dir:
+        config["INSTANCE_DIR"] = instance_dir
     if insecure_cookies:
         config["SESSION_COOKIE_SECURE"] = False
     try:
@@ -77,7 +83,8 @@ def serve(db_url: str | None, host: str, port: int, threads: int, connection_lim
                                               "x-forwarded-host"})
     server = create_server(app, **options)
     click.echo(f"xai-eval serving http://{host}:{server.effective_port}/ "  # type: ignore[union-attr]
-               f"(database {config['DATABASE_URL'].split('@')[-1]})", err=True)
+               f"(database {config['DATABASE_URL'].split('@')[-1]}, instance folder "
+               f"{app.instance_path})", err=True)
     sys.stderr.flush()
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is the normal way to stop
         server.run()
@@ -114,14 +121,17 @@ def admin_create(username: str, db_url: str | None, password_stdin: bool) -> Non
 @click.argument("platform_id")
 @click.option("--db", "db_url", default=None, help=DB_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@click.option("--instance-dir", default=None, type=click.Path(file_okay=False),
+              help="The server's --instance-dir, if it was given one (where its secret key is).")
 def admin_find_participant(slug: str, platform_id: str, db_url: str | None,
-                           as_json: bool) -> None:
+                           as_json: bool, instance_dir: str | None) -> None:
     """Find the participant of study SLUG whose Prolific PID or MTurk workerId is PLATFORM_ID.
 
     For support requests and withdrawals: prints the participant's internal id (the one in
     exports), status, progress and completion code. The id is hashed exactly as the server
     hashes it, with the key of the same configuration: run it with the server's
-    XAI_EVAL_ID_KEY / XAI_EVAL_SECRET_KEY (or where the server keeps instance/secret_key).
+    XAI_EVAL_ID_KEY / XAI_EVAL_SECRET_KEY (or the same --instance-dir, where the server keeps
+    its generated secret key).
     The lookup is written to the audit log; exit status 1 when nobody matches.
     """
     import json
@@ -133,7 +143,10 @@ def admin_find_participant(slug: str, platform_id: str, db_url: str | None,
     from xai_eval.studies import admin_service
     from xai_eval.web.app import server_config
 
-    config = server_config({"DATABASE_URL": db_url} if db_url else None)
+    overrides = {"DATABASE_URL": db_url} if db_url else {}
+    if instance_dir:
+        overrides["INSTANCE_DIR"] = instance_dir
+    config = server_config(overrides)
     try:
         key = admin_service.platform_id_key(config)
         engine = make_engine(config["DATABASE_URL"])

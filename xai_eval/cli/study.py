@@ -41,14 +41,24 @@ def build_command(file: Path, db_url: str | None, replace: bool) -> None:
 
     from xai_eval.studies.build import build_study
 
+    interactive = sys.stderr.isatty()
+    shown = {"tenth": -1}
+
+    def step(text: str) -> None:
+        click.echo(f"study build: {text}", err=True)
+
     try:
-        with Progress(transient=True) as bar:
+        with Progress(transient=True, disable=not interactive) as bar:
             task = bar.add_task("rendering stimuli", total=None)
 
             def progress(done: int, total: int) -> None:
                 bar.update(task, completed=done, total=total)
+                tenth = 10 * done // max(total, 1)
+                if not interactive and tenth > shown["tenth"]:  # a log line every 10%
+                    shown["tenth"] = tenth
+                    click.echo(f"study build: rendered {done}/{total} stimuli", err=True)
 
-            report = build_study(file, db_url, replace=replace, progress=progress)
+            report = build_study(file, db_url, replace=replace, progress=progress, step=step)
     except XaiEvalError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)

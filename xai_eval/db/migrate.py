@@ -114,6 +114,18 @@ def upgrade(url: str | None = None, revision: str = "heads") -> None:
         command.upgrade(alembic_config(resolved), revision)
 
 
+def current_revisions(url: str | None = None) -> set[str]:
+    """The migration heads the database is at (empty for a new database), for messages."""
+    from alembic.runtime.migration import MigrationContext
+
+    engine = make_engine(database_url(url))
+    try:
+        with engine.connect() as connection:
+            return set(MigrationContext.configure(connection).get_current_heads())
+    finally:
+        engine.dispose()
+
+
 def downgrade(url: str | None = None, revision: str = "base") -> None:
     """Revert migrations down to ``revision`` under the same lock."""
     from alembic import command

@@ -217,6 +217,9 @@ class AuditLog(Base):
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     note: Mapped[str | None] = mapped_column(Text)
 
+    #: the study, for showing its slug (loaded with the row: the audit page lists 500)
+    study: Mapped[Study | None] = relationship(lazy="joined")
+
 
 class AdminUser(Base):
     """An administrator; the password is stored as a werkzeug (scrypt/pbkdf2) hash."""

@@ -203,26 +203,33 @@ def build_study(definition_path: str | Path, db_url: str | None = None, *,
                 dataset: Any = None, models: Mapping[str, Any] | None = None,
                 registries: Any = None, replace: bool = False, migrate: bool = True,
                 progress: Callable[[int, int], None] | None = None,
-                definition: StudyDefinition | None = None) -> BuildReport:
+                definition: StudyDefinition | None = None,
+                step: Callable[[str], None] | None = None) -> BuildReport:
     """Build (or check) the study in ``definition_path`` into the database at ``db_url``.
 
     ``dataset``/``models`` override what the file names (tests inject tiny fakes);
-    ``progress(done, total)`` is called after each rendered stimulus.
+    ``progress(done, total)`` is called after each rendered stimulus and ``step(text)``
+    before each long step (the command line prints them: the first trust build spent three
+    silent minutes training and running the models before the first stimulus).
     """
+    say = step or (lambda _text: None)
     definition = definition or load_definition(definition_path, registries)
     if migrate:
+        say("applying database migrations")
         upgrade(db_url)
     engine = make_engine(db_url)
     try:
         with session_scope(session_factory(engine)) as session:
-            return _build(session, definition, dataset, models, registries, replace, progress)
+            return _build(session, definition, dataset, models, registries, replace, progress,
+                          say)
     finally:
         engine.dispose()
 
 
 def _build(session: Any, definition: StudyDefinition, dataset: Any,
            models: Mapping[str, Any] | None, registries: Any, replace: bool,
-           progress: Callable[[int, int], None] | None) -> BuildReport:
+           progress: Callable[[int, int], None] | None,
+           say: Callable[[str], None] = lambda _text: None) -> BuildReport:
     new_json = definition.model_dump(mode="json")
     digest = definition.canonical_hash()
     existing = session.scalar(select(Study).where(Study.slug == definition.slug))
@@ -244,10 +251,19 @@ def _build(session: Any, definition: StudyDefinition, dataset: Any,
         session.flush()
         report.replaced = True
     task = task_class(definition.task, registries)(definition)
-    context = BuildContext(definition,
-                           dataset if dataset is not None else load_dataset(definition, registries),
-                           models if models is not None else load_models(definition, registries))
+    if dataset is None:
+        say(f"loading dataset {definition.dataset.name!r}")
+        dataset = load_dataset(definition, registries)
+    if models is None:
+        say(f"loading models {', '.join(m.spec for m in definition.models)} (the embedded "
+            "benchmark's models are trained on the CPU on first use, a few minutes, then "
+            "cached under ~/.cache/xai-eval or $XAI_EVAL_CACHE)")
+        models = load_models(definition, registries)
+    context = BuildContext(definition, dataset, models)
+    say(f"choosing items with the {definition.task!r} task ({len(dataset)} images; tasks that "
+        "need the models' predictions run them now)")
     plans = task.plan_items(context)
+    say(f"rendering the stimuli of {len(plans)} items")
     mains = [p for p in plans if p.kind == "main"]
     if task.disjoint_phases:
         check_disjoint_phases(plans)

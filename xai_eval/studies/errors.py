@@ -114,9 +114,11 @@ class ThrottledError(StudyError):
 
     status = 429
 
-    def __init__(self, message: str, retry_after: int) -> None:
+    def __init__(self, message: str, retry_after: int, scope: str | None = None) -> None:
         super().__init__(message)
         self.retry_after = max(1, int(retry_after))
+        #: what is blocked ("login_client", "login_account", ...), None if not a counter
+        self.scope = scope
 
 
 class PlatformSessionMismatchError(StudyError, PermissionError):

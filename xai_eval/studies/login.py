@@ -43,11 +43,14 @@ def login_admin(session: Session, username: str, password: str, client: str) -> 
     (with ``retry_after`` seconds) when the account or ``client`` (its address) is blocked
     or every hash slot is busy. Commits its counters and audit rows before returning."""
     account = username[:MAX_USERNAME]
-    wait = max(throttle.blocked_for(session, throttle.LOGIN_ACCOUNT, account),
-               throttle.blocked_for(session, throttle.LOGIN_CLIENT, client))
+    waits = {throttle.LOGIN_CLIENT: throttle.blocked_for(session, throttle.LOGIN_CLIENT, client),
+             throttle.LOGIN_ACCOUNT: throttle.blocked_for(session, throttle.LOGIN_ACCOUNT,
+                                                          account)}
     session.rollback()  # end the read transaction: the hash below must not hold it
-    if wait:
-        raise ThrottledError(f"too many failed logins; try again in {wait} s", wait)
+    scope = max(waits, key=lambda s: waits[s])
+    if waits[scope]:
+        raise ThrottledError(f"too many failed logins; try again in {waits[scope]} s",
+                             waits[scope], scope)
     if not _hash_slots.acquire(blocking=False):
         raise ThrottledError("the server is checking other logins; try again in a second", 1)
     try:

@@ -136,7 +136,7 @@ def platform_id_key(config: Mapping[str, Any]) -> bytes:
     what :func:`xai_eval.web.app.server_config` resolves for the command line).
 
     ``ID_KEY`` (``XAI_EVAL_ID_KEY``) if set; else a key derived from ``SECRET_KEY``
-    (``XAI_EVAL_SECRET_KEY``, or the server's generated ``instance/secret_key``). Setting
+    (``XAI_EVAL_SECRET_KEY``, or the server's generated ``secret_key`` file). Setting
     ``ID_KEY`` is better in production: the session secret can then be rotated without
     changing the hashes, which would let a returning person start a study again.
     """

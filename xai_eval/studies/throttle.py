@@ -10,8 +10,9 @@ key is instead refused at once with the seconds to wait (HTTP 429 + ``Retry-Afte
 A :class:`Policy` allows ``threshold`` events per ``window_s``; the event that reaches the
 threshold, and each one after it, blocks the key for ``base_s * 2 ** (n - threshold)``
 seconds (at most ``max_s``): exponential backoff. A key that stays quiet for ``window_s``
-(and is not blocked) starts again from zero. Keys are SHA-256 hashes of the account name or
-client address, so the table holds no user names or addresses.
+(and is not blocked) starts again from zero. Keys are stored as SHA-256 hashes; the web
+layer passes clients as a keyed pseudonym of the address (:mod:`xai_eval.web.clients`),
+so the table holds no user names or addresses.
 
 Each update is one write transaction: ``BEGIN IMMEDIATE`` on SQLite, a row lock
 (``SELECT ... FOR UPDATE``) on PostgreSQL, so concurrent failures are all counted.

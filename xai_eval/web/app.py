@@ -70,6 +70,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(admin.bp)
 
+    from xai_eval.web import clients, login_gate
+
+    gate = login_gate.LoginGate()
+    app.extensions["xai_eval_login_gate"] = gate
+    app.wsgi_app = login_gate.middleware(  # type: ignore[method-assign]
+        app.wsgi_app, gate, clients.environ_client_key(app.config))
+
     @app.get("/")
     def index() -> Response:
         return redirect(url_for("participant.home"))

@@ -11,10 +11,11 @@ by the participant service (:mod:`xai_eval.studies.enrolment`).
 
 from __future__ import annotations
 
-from flask import current_app, request, session
+from flask import current_app, session
 
 from xai_eval.studies import participant_service as service
 from xai_eval.studies.errors import InvalidTokenError
+from xai_eval.web.clients import client_key
 from xai_eval.web.database import get_session, write_lock
 
 _TOKENS = "participant_tokens"
@@ -39,7 +40,7 @@ def enrol(slug: str, visit: service.PlatformVisit, *, clear_extras: bool) -> ser
         config = current_app.config
         started = service.start_or_resume(
             db, study, visit, token=token_for(slug), id_key=service.platform_id_key(config),
-            client=request.remote_addr, enrol_limit=int(config["ENROL_LIMIT_PER_CLIENT"]),
+            client=client_key(), enrol_limit=int(config["ENROL_LIMIT_PER_CLIENT"]),
             enrol_window_s=60 * float(config["ENROL_WINDOW_MINUTES"]))
     if visit.platform == "mturk":
         extra: dict[str, str] | None = {"assignmentId": visit.ids.get("assignmentId", ""),

@@ -9,12 +9,32 @@ a server-side session token; only a local ``/admin`` path is followed afterwards
 
 from __future__ import annotations
 
-from flask import abort, flash, g, redirect, render_template, request, session, url_for
+from flask import (
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from werkzeug.wrappers import Response
 
 from xai_eval.studies import admin_service as service
+from xai_eval.studies.errors import ThrottledError
 from xai_eval.web.admin.blueprint import SESSION_KEY, bp, login_required
+from xai_eval.web.clients import client_key
 from xai_eval.web.database import get_session
+from xai_eval.web.login_gate import LoginGate
+
+LOGIN_CLIENT = "login_client"
+
+
+def login_gate() -> LoginGate:
+    """This process's memo of blocked clients (:mod:`xai_eval.web.login_gate`)."""
+    return current_app.extensions["xai_eval_login_gate"]
 
 
 def _safe_next(target: str | None) -> str:
@@ -34,7 +54,13 @@ def login() -> Response | str | tuple[str, int]:
         abort(400, description=f"username (1-{service.MAX_USERNAME} characters) and password "
                                f"(at most {service.MAX_PASSWORD}) are required")
     db = get_session()
-    user = service.login_admin(db, username, password, client=request.remote_addr or "unknown")
+    client = client_key()
+    try:
+        user = service.login_admin(db, username, password, client=client)
+    except ThrottledError as exc:
+        if exc.scope == LOGIN_CLIENT:  # refuse this client's next logins before the app runs
+            login_gate().remember(client, exc.retry_after)
+        raise
     if user is None:
         flash("Wrong username or password.")
         return render_template("admin/login.html", next=request.form.get("next", "")), 401

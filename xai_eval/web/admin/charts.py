@@ -27,11 +27,14 @@ def results_chart_png(results: Any) -> bytes:
         upper.append(float(high) - center if high is not None else 0.0)
     axes.bar(names, centers, yerr=[lower, upper], capsize=6, color="#2457c5")
     if results.kind == "accuracy":
-        axes.set_ylim(0, 1)
+        # a little room above 1.0, so the cap of an interval that reaches 1 is drawn
+        axes.set_ylim(0, 1.08)
+        axes.set_yticks([0, 0.25, 0.5, 0.75, 1.0])
         axes.set_ylabel("accuracy (95% CI)")
         if results.chance is not None:
             axes.axhline(results.chance, color="#a2321f", linestyle="--", label="chance")
-            axes.legend(loc="upper right")
+            # outside the plot: inside, the legend covered the bars
+            axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     else:
         axes.axhline(0, color="#5b6476", linewidth=0.8)
         axes.set_ylabel("mean rating (95% CI)")

@@ -56,11 +56,16 @@ def preregistration(slug: str) -> Response:
 @bp.post("/studies/<slug>/status")
 @login_required
 def change_status(slug: str) -> Any:
+    """Change a study's status after a confirmation step (the buttons used to act at once)."""
     status = request.form.get("status", "")
     if status not in service.STUDY_STATUSES:
         abort(400, description=f"status must be one of {', '.join(service.STUDY_STATUSES)}")
     db = get_session()
-    service.set_study_status(db, service.get_study(db, slug), status, actor())
+    found = service.get_study(db, slug)
+    if request.form.get("confirm") != "yes":
+        return render_template("admin/confirm_status.html", study=found, status=status)
+    service.set_study_status(db, found, status, actor())
+    flash(f"Study {slug} is now {status}.")
     return redirect(url_for("admin.study", slug=slug))
 
 

@@ -62,6 +62,8 @@
     el("question").textContent = trial.question;
     var stimuli = el("stimuli");
     clear(stimuli);
+    /* two pictures stay side by side at every width (the texts say "left" and "right") */
+    stimuli.className = "stimuli" + (trial.stimuli.length === 2 ? " pair" : "");
     var pending = trial.stimuli.length;
     var ready = function () { pending -= 1; if (pending <= 0 && shownAt === null) { shownAt = performance.now(); enable(true); } };
     trial.stimuli.forEach(function (s) {
@@ -79,6 +81,16 @@
     var options = el("options");
     clear(options);
     options.className = "options " + trial.response_kind;
+    var ends = el("scale-ends");
+    clear(ends);
+    var endLabels = (trial.extra && trial.extra.scale_ends) || null;
+    ends.hidden = !endLabels;
+    if (endLabels) {
+      endLabels.forEach(function (text) { var span = document.createElement("span"); span.textContent = text; ends.appendChild(span); });
+    }
+    if (trial.response_kind === "rating") {
+      options.style.gridTemplateColumns = "repeat(" + trial.options.length + ", minmax(0, 1fr))";
+    }
     trial.options.forEach(function (o) {
       var b = document.createElement("button");
       b.type = "button";
