@@ -330,6 +330,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="input side for --zoo perturbation (default 112)")
     parser.add_argument("--zoo-batch", type=int, default=2,
                         help="images per call for --zoo perturbation (default 2)")
+    parser.add_argument("--zoo-cams-only", action="store_true",
+                        help="--zoo gradient: only the CAM rows (skip IG/SmoothGrad and Captum)")
     parser.add_argument("--rise-masks", type=int, default=256,
                         help="RISE masks in --zoo perturbation (default 256)")
     args = parser.parse_args(argv)
@@ -373,7 +375,7 @@ def run_zoo(args: argparse.Namespace) -> int:
         t5 = torch.randint(0, 1000, (batch, 5), generator=gen)
         if args.zoo == "gradient":
             layer = dict(model.named_modules())[layer_name]
-            fns = zoo.gradient_cases(model, layer_name, x, t1, t5)
+            fns = zoo.gradient_cases(model, layer_name, x, t1, t5, not args.zoo_cams_only)
             fns["floor:layer"] = lambda m=model, lay=layer, x=x, t=t1: floor_layer(m, lay, x, t)
         else:
             fns = zoo.perturbation_cases(model, layer_name, x, t5, args.rise_masks)

@@ -25,9 +25,9 @@ class AblationCAM(LayerExplainer):
     pytorch-grad-cam), the drop is divided by ``y^c`` itself, so a class with a negative
     score gets sign-flipped weights; a score of exactly 0 gives weight 0.
 
-    Cost: the network below the target layer runs once per image; the ablated copies of
-    the layer's output are substituted in the layer's forward hook, ``batch_size`` per
-    forward pass (one chunk serves all K targets). A model that cannot run a bigger batch
+    Cost: the network below the target layer runs once per chunk of ``batch_size``
+    (default 512) ablated copies of one image's layer output, which are substituted in the
+    layer's forward hook (one chunk serves all K targets). A model that cannot run a bigger batch
     after the layer than before it (it reshapes with the input's batch size) falls back to
     feeding one copy of the image per ablated channel, which pytorch-grad-cam always does.
     """
@@ -35,7 +35,9 @@ class AblationCAM(LayerExplainer):
     name: ClassVar[str] = "ablationcam"
     paper: ClassVar[str] = "Desai & Ramaswamy 2020, doi:10.1109/WACV45572.2020.9093360"
     oracle: ClassVar[str] = "pytorch-grad-cam AblationCAM (1e-5); hand loop"
-    options: ClassVar[dict[str, Any]] = {"reshape": None, "batch_size": 64, "progress": False}
+    #: rows are ablated copies of the layer's output, which only the network after the
+    #: layer processes: large chunks keep the prefix (one image per chunk) rare
+    options: ClassVar[dict[str, Any]] = {"reshape": None, "batch_size": 512, "progress": False}
     needs_autograd: ClassVar[bool] = False
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -6,7 +6,11 @@ import numpy as np
 import torch
 
 from xai_eval.metrics.seeds import SampleRandom, sample_seed
-from xai_eval.suite.rows import sample_seed as runner_sample_seed
+
+
+def runner_sample_seed(seed: int, metric: str, image_id: str, class_id: int) -> int:
+    """The seed the suite runner gives a sample (``sample.random = SampleRandom(...)``)."""
+    return SampleRandom(seed, metric, image_id, class_id).seed
 
 
 def test_seed_derivation_is_the_runners() -> None:

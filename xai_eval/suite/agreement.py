@@ -21,8 +21,8 @@ from typing import Any
 from xai_eval.plugins import Registries
 from xai_eval.stats import krippendorff_alpha, rank_correlation_matrix, rank_with_ties
 from xai_eval.suite.config import SuiteConfig
-from xai_eval.suite.rows import CLASSIFICATION
 from xai_eval.suite.tables import ResultTable, suite_columns
+from xai_eval.suite.units import CLASSIFICATION
 from xai_eval.suite.verdict import _family_key, column_direction, metric_family
 
 

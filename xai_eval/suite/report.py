@@ -20,7 +20,6 @@ import numpy as np
 from xai_eval.plugins import Registries
 from xai_eval.suite.config import SuiteConfig
 from xai_eval.suite.results import RunSummary
-from xai_eval.suite.rows import CLASSIFICATION
 from xai_eval.suite.tables import (
     ResultTable,
     format_interval,
@@ -29,6 +28,7 @@ from xai_eval.suite.tables import (
     to_json,
     to_markdown,
 )
+from xai_eval.suite.units import CLASSIFICATION
 
 LABEL_COLUMNS = ("dataset", "model", "method")
 

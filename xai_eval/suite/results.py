@@ -20,8 +20,8 @@ from typing import Any
 
 from xai_eval.plugins import Registries
 from xai_eval.suite.config import SuiteConfig
-from xai_eval.suite.rows import CLASSIFICATION
 from xai_eval.suite.samples import json_scalar
+from xai_eval.suite.units import CLASSIFICATION
 
 Key = tuple[str, str, str, str]  # (dataset, model, explainer, metric id)
 

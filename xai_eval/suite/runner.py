@@ -40,7 +40,6 @@ from xai_eval.suite.resources import (
     needs_topk,
     open_dataset,
 )
-from xai_eval.suite.rows import classification_rows, result_row
 from xai_eval.suite.samples import (
     PreparedImage,
     fit_maps,
@@ -49,7 +48,7 @@ from xai_eval.suite.samples import (
     sample_fields_missing,
 )
 from xai_eval.suite.sharding import Shard, shard_from_env
-from xai_eval.suite.units import Batch, ModelPass, update_recording
+from xai_eval.suite.units import Batch, ModelPass, classification_rows, result_row, update_recording
 
 #: errors that mean "this explainer cannot work with this model at all"
 PAIR_ERRORS = (UnsupportedModelError, LayerResolutionError)

@@ -16,7 +16,7 @@ from typing import Any
 
 from xai_eval.suite.config import SuiteConfig
 from xai_eval.suite.results import RunSummary
-from xai_eval.suite.rows import CLASSIFICATION
+from xai_eval.suite.units import CLASSIFICATION
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,6 @@ from xai_eval.stats import (
 )
 from xai_eval.stats.paired import bootstrap_p_value
 from xai_eval.suite.config import SuiteConfig
-from xai_eval.suite.rows import CLASSIFICATION
 from xai_eval.suite.state_vectors import (
     ClassificationState,
     MeanState,
@@ -48,6 +47,7 @@ from xai_eval.suite.state_vectors import (
     image_states,
 )
 from xai_eval.suite.tables import ColumnSpec, _pick, suite_columns
+from xai_eval.suite.units import CLASSIFICATION
 
 CellKey = tuple[str, str, str, str]  # (dataset, model id, explainer id, column label)
 

@@ -5,7 +5,8 @@ classification — and is committed with its rows. Units are computed a batch at
 :class:`Batch` holds what every unit of the batch shares (decoded images, the model's
 logits, the explained target classes, which units are still pending), and a
 :class:`ModelPass` what every batch of one (model, dataset) shares (the model, its
-explainers, the metrics). The runner passes these two objects instead of a dozen loose
+explainers, the metrics). :func:`result_row` and :func:`classification_rows` are the rows
+a unit stores. The runner passes these two objects instead of a dozen loose
 arguments, and builds one :class:`~xai_eval.metrics.base.MetricContext` per
 (batch, explainer), so metrics receive the model and the explainer once per batch.
 """
@@ -26,7 +27,12 @@ from xai_eval.suite.samples import (
     class_mask,
     ignore_region,
     is_difficult,
+    json_scalar,
+    label_classes,
 )
+
+#: metric id of the model-level classification rows (explainer "")
+CLASSIFICATION = "classification"
 
 
 @dataclass
@@ -114,3 +120,31 @@ def update_recording(metric: Any, sample: MetricSample) -> tuple[dict[str, Any],
             warnings.warn_explicit(warning.message, warning.category, warning.filename,
                                    warning.lineno)
     return values, messages
+
+
+def result_row(run_id: str, model: str, explainer: str, dataset: str, metric: str,
+               image_id: str, class_id: int, values: dict[str, Any]) -> dict[str, Any]:
+    """One ``metric_results`` row with JSON-safe values."""
+    return {"run_id": run_id, "model": model, "explainer": explainer, "dataset": dataset,
+            "metric": metric, "image_id": image_id, "class_id": int(class_id),
+            "values": json_scalar(dict(values or {}))}
+
+
+def classification_rows(run_id: str, model_id: str, dataset_id: str,
+                        prepared: list[PreparedImage], logits: torch.Tensor,
+                        present: list[tuple[int, ...]], todo: set[str]) -> list[dict[str, Any]]:
+    """Top-1/top-5 correctness per (image, label class) of the images in ``todo``."""
+    k = min(5, logits.shape[1])
+    top = logits.topk(k, dim=1).indices.tolist()
+    rows = []
+    for b, image in enumerate(prepared):
+        if image.item.image_id not in todo:
+            continue
+        for class_id in label_classes(image, present[b]):
+            rows.append(result_row(run_id, model_id, "", dataset_id, CLASSIFICATION,
+                                   image.item.image_id, class_id, {
+                                       "top1_correct": top[b][0] == class_id,
+                                       "top5_correct": class_id in top[b],
+                                       "top1_class": top[b][0],
+                                   }))
+    return rows

@@ -20,9 +20,9 @@ import numpy as np
 from xai_eval.plugins import Registries
 from xai_eval.stats import Interval, compact_letter_display, rank_with_ties
 from xai_eval.suite.config import SuiteConfig
-from xai_eval.suite.rows import CLASSIFICATION
 from xai_eval.suite.tables import _digits, suite_columns
 from xai_eval.suite.uncertainty import RunUncertainty
+from xai_eval.suite.units import CLASSIFICATION
 
 #: family of the built-in metrics; a metric class may set ``family`` itself
 KNOWN_FAMILIES: dict[str, str] = {

@@ -13,9 +13,9 @@ from typing import Any
 
 from xai_eval.plugins import Registries
 from xai_eval.suite.config import SuiteConfig
-from xai_eval.suite.rows import CLASSIFICATION
 from xai_eval.suite.tables import ResultTable, suite_columns
 from xai_eval.suite.uncertainty import RunUncertainty, run_uncertainty
+from xai_eval.suite.units import CLASSIFICATION
 from xai_eval.suite.verdict import Verdict, build_verdict
 
 
