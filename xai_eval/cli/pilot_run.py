@@ -26,6 +26,7 @@ def scratch_pilot(file: Path, definition: Any, per_condition: int, seed: int, al
     from xai_eval.studies.admin_service import get_study
     from xai_eval.studies.build import build_study
     from xai_eval.studies.catalog import task_for
+    from xai_eval.studies.enrolment import seeded_enrolment
     from xai_eval.studies.pilot import run_pilot
     from xai_eval.studies.utility import study_utility
     from xai_eval.web.app import create_app
@@ -59,9 +60,11 @@ def scratch_pilot(file: Path, definition: Any, per_condition: int, seed: int, al
 
         taking = bar.add_task("simulated participants", total=per_condition * conditions)
         try:
-            return run_pilot(new_client, definition.slug, per_condition * conditions, report,
-                             seed=seed, alpha=alpha, power=power, noise=noise, lapse=lapse,
-                             progress=lambda d, t: bar.update(taking, completed=d, total=t))
+            with seeded_enrolment(seed):  # the same command gives the same pilot
+                return run_pilot(new_client, definition.slug, per_condition * conditions,
+                                 report, seed=seed, alpha=alpha, power=power, noise=noise,
+                                 lapse=lapse,
+                                 progress=lambda d, t: bar.update(taking, completed=d, total=t))
         finally:
             binding(app).engine.dispose()
             engine.dispose()

@@ -31,6 +31,8 @@ import hmac
 import random
 import secrets
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import and_, or_, select, update
@@ -196,6 +198,33 @@ def allow_reentry(session: Session, study: Study, platform_id: str, id_key: byte
     return participant.id if participant is not None else None
 
 
+#: The seeded stream that replaces the OS's randomness inside :func:`seeded_enrolment`.
+_pilot_stream: random.Random | None = None
+
+
+def _sequence_rng() -> random.Random:
+    """A participant's shuffling randomness: from the OS (participants cannot predict their
+    order), or from the pilot's seeded stream so one pilot command always gives one result."""
+    if _pilot_stream is not None:
+        return random.Random(_pilot_stream.getrandbits(64))
+    return random.Random(secrets.randbits(64))
+
+
+@contextmanager
+def seeded_enrolment(seed: int) -> Iterator[None]:
+    """Within this block every enrolment shuffles from one stream seeded with ``seed``.
+
+    For simulated pilots only (one process, a scratch database): a real study must keep
+    drawing from the OS.
+    """
+    global _pilot_stream
+    previous, _pilot_stream = _pilot_stream, random.Random(seed)
+    try:
+        yield
+    finally:
+        _pilot_stream = previous
+
+
 def _write_participant(session: Session, study: Study, task: StudyTask, token_hash: str,
                        platform: str, id_hash: str | None,
                        stored_ids: dict[str, str]) -> Participant:
@@ -206,7 +235,7 @@ def _write_participant(session: Session, study: Study, task: StudyTask, token_ha
     """
     session.execute(update(Study).where(Study.id == study.id).values(status=Study.status))
     params = study.parameters
-    rng = random.Random(secrets.randbits(64))
+    rng = _sequence_rng()
     items = list(session.scalars(select(Item).where(Item.study_id == study.id)))
     by_kind: dict[str, list[Item]] = {"main": [], "practice": [], "attention": []}
     for item in items:
