@@ -10,31 +10,23 @@ explanation, an attention check, the completion code. Screenshots are written to
 
 from __future__ import annotations
 
-import contextlib
 import os
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 
+from tests.browser_support import BROWSER_MARKS, chromium, serving
 from tests.studies.conftest import write_definition
 
-CHROMIUM = "/usr/bin/chromium"
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not os.path.exists(CHROMIUM),
-                       reason=f"{CHROMIUM} is not installed (run `make system-deps`)"),
-]
+pytestmark = BROWSER_MARKS
 SLUG = "test_model_prediction"
 SIZES = [("desktop", 1280, 800), ("phone", 390, 844)]
 
 
 @pytest.fixture
 def live_server(sqlite_url, tmp_path, fake_dataset, fake_models) -> Iterator[str]:
-    from waitress.server import create_server
-
     from xai_eval.studies.build import build_study
     from xai_eval.web.app import create_app
 
@@ -51,32 +43,14 @@ def live_server(sqlite_url, tmp_path, fake_dataset, fake_models) -> Iterator[str
     build_study(path, sqlite_url, dataset=fake_dataset, models=fake_models)
     app = create_app({"DATABASE_URL": sqlite_url, "SECRET_KEY": "browser-test"})
     app.instance_path = str(tmp_path)
-    server = create_server(app, host="127.0.0.1", port=0, threads=4)
-
-    def serve() -> None:
-        with contextlib.suppress(OSError):
-            server.run()
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.effective_port}"
-    finally:
-        server.close()
-        thread.join(timeout=5)
+    with serving(app) as url:
+        yield url
 
 
 @pytest.fixture
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with chromium() as browser:
+        yield browser
 
 
 def _ready(page) -> None:

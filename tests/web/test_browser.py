@@ -8,30 +8,21 @@ admin logs in and downloads the CSV, whose rows must be exactly the stored answe
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
-import os
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.browser_support import BROWSER_MARKS, chromium, serving
 from tests.web.conftest import ADMIN_PASSWORD, ADMIN_USER, migrated
 
-CHROMIUM = "/usr/bin/chromium"
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not os.path.exists(CHROMIUM),
-                       reason=f"{CHROMIUM} is not installed (run `make system-deps`)"),
-]
+pytestmark = BROWSER_MARKS
 
 
 @pytest.fixture
 def live_server(sqlite_url: str, tmp_path) -> Iterator[str]:
-    from waitress.server import create_server
-
     from xai_eval.web.app import create_app
 
     migrated(sqlite_url, slug="sample", images=6, trials=4, practice=1, attention=1,
@@ -39,33 +30,14 @@ def live_server(sqlite_url: str, tmp_path) -> Iterator[str]:
     # production settings (Secure cookies): chromium treats 127.0.0.1 as a secure origin
     app = create_app({"DATABASE_URL": sqlite_url, "SECRET_KEY": "browser-test"})
     app.instance_path = str(tmp_path)
-    server = create_server(app, host="127.0.0.1", port=0, threads=4)
-
-    def serve() -> None:
-        # closing the socket under select() at teardown raises OSError: a normal stop
-        with contextlib.suppress(OSError):
-            server.run()
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.effective_port}"
-    finally:
-        server.close()
-        thread.join(timeout=5)
+    with serving(app) as url:
+        yield url
 
 
 @pytest.fixture
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with chromium() as browser:
+        yield browser
 
 
 def _current_picture(page) -> str:

@@ -5,29 +5,21 @@ the screenshots (look at them when the layout changes)."""
 
 from __future__ import annotations
 
-import contextlib
 import os
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.browser_support import BROWSER_MARKS, chromium, serving
 from tests.web.conftest import migrated
-from tests.web.test_browser import CHROMIUM
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not os.path.exists(CHROMIUM),
-                       reason=f"{CHROMIUM} is not installed (run `make system-deps`)"),
-]
+pytestmark = BROWSER_MARKS
 VIEWPORTS = [(390, 844), (360, 740), (1280, 800)]
 
 
 @pytest.fixture(scope="module")
 def trust_server(tmp_path_factory) -> Iterator[str]:
-    from waitress.server import create_server
-
     from xai_eval.db.base import make_engine, session_factory
     from xai_eval.testing import create_sample_trust_study
     from xai_eval.web.app import create_app
@@ -41,31 +33,14 @@ def trust_server(tmp_path_factory) -> Iterator[str]:
     engine.dispose()
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": "screens", "INSTANCE_DIR": str(folder),
                       "ENROL_LIMIT_PER_CLIENT": 0})
-    server = create_server(app, host="127.0.0.1", port=0, threads=4)
-    def serve() -> None:
-        with contextlib.suppress(OSError):
-            server.run()
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.effective_port}"
-    finally:
-        server.close()
-        thread.join(timeout=5)
+    with serving(app) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with chromium() as browser:
+        yield browser
 
 
 def _inside(box: dict, width: int, height: int) -> bool:
