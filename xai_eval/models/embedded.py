@@ -44,7 +44,8 @@ MEAN = (0.5, 0.5, 0.5)
 STD = (0.25, 0.25, 0.25)
 
 
-def _conv(cin: int, cout: int, pool: bool) -> list[nn.Module]:
+def conv_block(cin: int, cout: int, pool: bool) -> list[nn.Module]:
+    """3x3 conv (no bias) + BatchNorm + ReLU, then a 2x2 max-pool if ``pool``: both benchmarks' nets."""
     layers: list[nn.Module] = [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU()]
     return layers + ([nn.MaxPool2d(2)] if pool else [])
 
@@ -56,7 +57,7 @@ class EmbeddedGapNet(nn.Module):
         super().__init__()
         w = width
         self.features = nn.Sequential(
-            *_conv(3, w, True), *_conv(w, 2 * w, True), *_conv(2 * w, 4 * w, True), *_conv(4 * w, 4 * w, False)
+            *conv_block(3, w, True), *conv_block(w, 2 * w, True), *conv_block(2 * w, 4 * w, True), *conv_block(4 * w, 4 * w, False)
         )
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.classifier = nn.Linear(4 * w, num_classes)
@@ -71,7 +72,7 @@ class EmbeddedFcNet(nn.Module):
     def __init__(self, num_classes: int = len(CLASSES), width: int = 16, image_size: int = 64) -> None:
         super().__init__()
         w = width
-        self.features = nn.Sequential(*_conv(3, w, True), *_conv(w, 2 * w, True), *_conv(2 * w, 2 * w, True))
+        self.features = nn.Sequential(*conv_block(3, w, True), *conv_block(w, 2 * w, True), *conv_block(2 * w, 2 * w, True))
         side = image_size // 8
         self.classifier = nn.Sequential(
             nn.Flatten(), nn.Linear(2 * w * side * side, 128), nn.ReLU(), nn.Dropout(0.3),

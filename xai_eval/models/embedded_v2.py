@@ -29,7 +29,7 @@ import torch.nn as nn
 from xai_eval.data.scene_v2 import CLASSES
 from xai_eval.errors import MissingResourceError, UnknownNameError
 from xai_eval.models.base import LoadedModel, ModelSource
-from xai_eval.models.embedded import make_preprocess
+from xai_eval.models.embedded import conv_block, make_preprocess
 
 KINDS_V2 = ("gap", "fc", "biased", "unbiased")
 SHIPPED = Path(__file__).with_name("shipped")
@@ -39,11 +39,6 @@ TRAIN_SPLIT = {"gap": "train", "fc": "train", "biased": "bias_train_biased",
                "unbiased": "bias_train_unbiased"}
 
 
-def _conv(cin: int, cout: int, pool: bool) -> list[nn.Module]:
-    layers: list[nn.Module] = [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU()]
-    return layers + ([nn.MaxPool2d(2)] if pool else [])
-
-
 class GapNetV2(nn.Module):
     """Conv stack (stride 8, receptive field 47 px) -> GAP -> linear: CAM-compatible."""
 
@@ -51,8 +46,8 @@ class GapNetV2(nn.Module):
         super().__init__()
         w = width
         self.features = nn.Sequential(
-            *_conv(3, w, True), *_conv(w, 2 * w, True), *_conv(2 * w, 4 * w, True),
-            *_conv(4 * w, 4 * w, False), *_conv(4 * w, 4 * w, False))
+            *conv_block(3, w, True), *conv_block(w, 2 * w, True), *conv_block(2 * w, 4 * w, True),
+            *conv_block(4 * w, 4 * w, False), *conv_block(4 * w, 4 * w, False))
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.classifier = nn.Linear(4 * w, num_classes)
 
@@ -67,8 +62,8 @@ class FcNetV2(nn.Module):
         super().__init__()
         w = width
         self.features = nn.Sequential(
-            *_conv(3, w, True), *_conv(w, 2 * w, True), *_conv(2 * w, 4 * w, True),
-            *_conv(4 * w, w, False))
+            *conv_block(3, w, True), *conv_block(w, 2 * w, True), *conv_block(2 * w, 4 * w, True),
+            *conv_block(4 * w, w, False))
         side = image_size // 8
         self.classifier = nn.Sequential(
             nn.Flatten(), nn.Linear(w * side * side, 64), nn.ReLU(), nn.Dropout(0.3),
